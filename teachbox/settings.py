@@ -66,6 +66,11 @@ class Settings:
         900.0, "AWS mode: an idle trainer stops its EC2 instance after this long (0: never)."
     )
     onnx_threads: int = _doc(1, "onnxruntime intra-op threads for backbone passes (measured).")
+    # Inference.
+    infer_cache_mb: int = _doc(256, "Memory for loaded models per serving process (LRU beyond it), MiB.")
+    infer_refresh_seconds: float = _doc(
+        2.0, "How often serving re-reads which model version is promoted (0: every request)."
+    )
     # AWS names (AWS mode only).
     aws_region: str = _doc("us-east-1", "AWS region.")
     s3_endpoint_url: str = _doc("", "Custom S3 endpoint (tests against moto's server).")
