@@ -83,12 +83,14 @@ def validate_class_names(names: list[str]) -> list[str]:
 
 def create_project(
     storage: Storage, owner: str, name: str, kind: str, class_names: list[str],
-    featurizer: str = "",
+    featurizer: str = "", project_id: str | None = None,
 ) -> Project:
+    """Create and save a project; ``project_id`` lets the web app choose the id up front
+    (it names the upload before preprocess creates the project)."""
     if kind not in KINDS:
         raise BadRequest(f"Unknown project kind {kind!r}; use one of: {', '.join(KINDS)}.")
     project = Project(
-        id=new_id(),
+        id=project_id or new_id(),
         owner=owner,
         name=validate_project_name(name),
         kind=kind,
