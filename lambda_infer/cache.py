@@ -1,0 +1,142 @@
+"""The warm model cache: loaded models kept across invocations in one process.
+
+A Lambda container or a gunicorn worker answers many requests; loading a bundle (head weights,
+n-gram vocabulary) on each would cost a storage round trip or more per request. The cache:
+
+- resolves "the current version" of a project by reading ``current.json`` at most once every
+  ``refresh_seconds`` per project, so a newly promoted model answers within that time, without
+  a restart, while a warm request usually reads nothing from storage;
+- keeps ``LoadedModel`` objects by (storage, project, version), least recently used first out
+  once their estimated memory passes ``budget_bytes`` (the backbone ONNX sessions are shared
+  per process by ``create_featurizer`` and are not counted: they are loaded once, not per model);
+- is safe to call from many threads: one lock guards the tables, and a model is loaded by one
+  thread while others asking for the same model wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from teachbox.bundles import bundle_key, current_version
+from teachbox.errors import NotFound
+from teachbox.projects import load_project
+from teachbox.serving import INPUT_EMBEDDING, INPUT_NGRAMS, LoadedModel, load_model
+from teachbox.storage import Storage
+
+__all__ = ["ModelCache", "CachedModel", "estimate_model_bytes"]
+
+_logger = logging.getLogger(__name__)
+
+NO_MODEL_YET = "This project has no trained model yet; train it first."
+# Python objects holding a JSON vocabulary take a few times the file's size.
+_JSON_OVERHEAD = 4
+
+
+@dataclass
+class CachedModel:
+    model: LoadedModel
+    size_bytes: int
+
+
+def estimate_model_bytes(storage: Storage, model: LoadedModel) -> int:
+    """Memory a loaded model holds, estimated from the bundle files serving reads."""
+    meta = model.meta
+    inputs = meta.head.get("inputs", [INPUT_EMBEDDING])
+    size = storage.size(bundle_key(meta.project_id, meta.version, meta.head.get("weights", "head.npz")))
+    if INPUT_NGRAMS in inputs:
+        ngrams_key = bundle_key(meta.project_id, meta.version, meta.head.get("ngrams", "ngrams.json"))
+        size += _JSON_OVERHEAD * storage.size(ngrams_key)
+    return size
+
+
+class ModelCache:
+    """Loaded models by (storage, project, version), bounded by estimated memory."""
+
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        budget_bytes: int,
+        refresh_seconds: float = 2.0,
+        threads: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.budget_bytes = budget_bytes
+        self.refresh_seconds = refresh_seconds
+        self.threads = threads
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._models: OrderedDict[tuple[str, str, str], CachedModel] = OrderedDict()
+        self._loading: dict[tuple[str, str, str], threading.Lock] = {}
+        # (storage url, project) -> (current version, when it was read)
+        self._current: dict[tuple[str, str], tuple[str, float]] = {}
+        self.loads = 0  # how many bundles this cache has loaded; tests and the bench read it
+
+    def current_version(self, storage: Storage, project_id: str) -> str:
+        """The promoted version, re-read from storage at most every ``refresh_seconds``.
+
+        Raises:
+            NotFound: no such project, or it has no promoted model yet.
+        """
+        key = (storage.url, project_id)
+        now = self._clock()
+        with self._lock:
+            known = self._current.get(key)
+        if known and now - known[1] < self.refresh_seconds:
+            return known[0]
+        load_project(storage, project_id)  # "No such project." for unknown or malformed ids
+        version = current_version(storage, project_id)
+        if version is None:
+            raise NotFound(NO_MODEL_YET)
+        with self._lock:
+            self._current[key] = (version, now)
+        if known and known[0] != version:
+            _logger.info("project %s now serves %s (was %s)", project_id, version, known[0])
+        return version
+
+    def get(self, storage: Storage, project_id: str, version: str | None = None) -> LoadedModel:
+        """The model ``version`` of the project, or its current one; loaded on first use."""
+        version = version or self.current_version(storage, project_id)
+        key = (storage.url, project_id, version)
+        with self._lock:
+            cached = self._models.get(key)
+            if cached is not None:
+                self._models.move_to_end(key)
+                return cached.model
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                cached = self._models.get(key)
+            if cached is not None:
+                return cached.model
+            try:
+                model = load_model(storage, project_id, version, self.cache_dir, threads=self.threads)
+                self._insert(key, CachedModel(model, estimate_model_bytes(storage, model)))
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+            return model
+
+    def _insert(self, key: tuple[str, str, str], entry: CachedModel) -> None:
+        with self._lock:
+            self.loads += 1
+            self._models[key] = entry
+            # Always keep the model just loaded, even if it alone is over budget: it is in use.
+            while len(self._models) > 1 and self.size_bytes() > self.budget_bytes:
+                evicted, old = self._models.popitem(last=False)
+                _logger.info("evicted model %s/%s (%d bytes) from the cache", evicted[1], evicted[2],
+                             old.size_bytes)
+
+    def size_bytes(self) -> int:
+        return sum(entry.size_bytes for entry in self._models.values())
+
+    def cached_keys(self) -> list[tuple[str, str]]:
+        """(project, version) of every cached model, least recently used first."""
+        with self._lock:
+            return [(project_id, version) for _, project_id, version in self._models]
