@@ -280,12 +280,17 @@ def _multipart_inputs(
             ) from None
         raise BadRequest("The multipart/form-data body could not be read.") from None
     uploads: list[FileStorage] = [f for _, f in files.items(multi=True)]
+    try:
+        images = [f.read() for f in uploads]
+    finally:
+        for upload in uploads:
+            upload.close()  # werkzeug spools large parts to temporary files
     texts = form.getlist("text") + form.getlist("texts")
-    if uploads and texts:
+    if images and texts:
         raise BadRequest("Send either image files or text fields in one request, not both.")
-    if uploads:
-        _check_count(len(uploads))
-        return [f.read() for f in uploads], form
+    if images:
+        _check_count(len(images))
+        return images, form
     if texts:
         _check_count(len(texts))
         return texts, form
