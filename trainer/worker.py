@@ -1,0 +1,511 @@
+"""The trainer's loop and one training job, as small named steps tests can call one by one.
+
+``Worker.work`` is one ``while True`` of ``check_stop -> claim_next_job -> run_job ->
+record_trainer``; ``run_job`` maps every expected way out of a job to its job state.
+``train_job`` is the job itself: ``load_dataset -> compute_features -> fit -> evaluate ->
+publish -> promote``, with a :class:`JobHeartbeat` thread writing progress meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from teachbox import jobs
+from teachbox.bundles import ModelMeta, promote_model, reserve_version, write_bundle
+from teachbox.datasets import DatasetManifest, Sample, dataset_prefix, load_manifest, sample_key, sha256_hex
+from teachbox.errors import NotFound
+from teachbox.featurizers import Featurizer, create_featurizer
+from teachbox.jobs import Claim, ClaimLost, JobCancelled
+from teachbox.ngrams import NgramVocabulary, fit_ngrams
+from teachbox.serving import INPUT_EMBEDDING, INPUT_NGRAMS, Head, head_input
+from teachbox.settings import Settings
+from teachbox.storage import ObjectNotFound, Storage, new_id
+from trainer.augment import AUGMENT_VIEWS, augment_image
+from trainer.features import FeatureCache
+from trainer.training import FitResult, HeadConfig, classification_metrics, fit_head
+
+__all__ = [
+    "DatasetError",
+    "ShutdownRequested",
+    "JobHeartbeat",
+    "TrainedModel",
+    "Worker",
+    "train_job",
+    "load_dataset",
+    "stop_own_instance",
+]
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_FEATURIZERS = {"image": "lite0", "text": "minilm"}
+# Share of the progress bar per phase; features dominate the time of a first training.
+_PHASES = {"features": (0, 60), "training": (60, 85), "evaluating": (85, 90), "saving": (90, 100)}
+_MLP_HIDDEN = 128
+_LOAD_THREADS = 8  # sample reads are I/O (S3 GETs), not CPU
+
+
+class DatasetError(Exception):
+    """The job's dataset cannot be trained on; the message tells the user what to do.
+    Retrying cannot help, so the job fails at once."""
+
+
+class ShutdownRequested(Exception):
+    """The trainer is stopping: give the job back at this safe point."""
+
+
+class JobHeartbeat:
+    """Writes the job's heartbeat and progress every ``interval`` seconds from a thread.
+
+    The training thread calls :meth:`update` as it goes and :meth:`checkpoint` at safe
+    points, where a lost claim, a cancel request or a shutdown request is raised.
+    """
+
+    def __init__(
+        self, storage: Storage, claim: Claim, interval: float,
+        stop_requested: threading.Event | None = None,
+    ) -> None:
+        self.storage = storage
+        self.claim = claim
+        self.interval = interval
+        self.stop_requested = stop_requested or threading.Event()
+        self.started = time.monotonic()
+        self._progress: dict[str, Any] = {"phase": "starting", "percent": 0}
+        self._error: Exception | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
+
+    def __enter__(self) -> JobHeartbeat:
+        self._beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def update(self, phase: str, fraction: float = 0.0) -> None:
+        low, high = _PHASES[phase]
+        percent = low + (high - low) * min(max(fraction, 0.0), 1.0)
+        elapsed = time.monotonic() - self.started
+        eta = elapsed * (100 - percent) / percent if percent > 0 else None
+        with self._lock:
+            self._progress = {"phase": phase, "percent": round(percent, 1),
+                              "elapsed": round(elapsed, 1),
+                              "eta_seconds": None if eta is None else round(eta, 1)}
+
+    def checkpoint(self) -> None:
+        """Raise ClaimLost / JobCancelled seen by the heartbeat, or ShutdownRequested."""
+        if self._error is not None:
+            raise self._error
+        if self.stop_requested.is_set():
+            raise ShutdownRequested("the trainer is shutting down")
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            self._beat()
+
+    def _beat(self) -> None:
+        if self._error is not None:
+            return
+        with self._lock:
+            progress = dict(self._progress)
+        try:
+            jobs.heartbeat(self.storage, self.claim, progress)
+        except (ClaimLost, JobCancelled) as error:
+            self._error = error
+        except Exception as error:  # a storage hiccup: the next beat may succeed; the lease is long
+            _logger.warning("job %s: heartbeat failed: %s", self.claim.job.job_id, error)
+
+
+@dataclass
+class TrainedModel:
+    """What ``train_job`` produced: the promoted version and what the exports need."""
+
+    meta: ModelMeta
+    head: Head
+    featurizer: Featurizer
+    export_head: Head | None  # embeddings-only head for exports, when the chosen one uses n-grams
+    summary: dict = field(default_factory=dict)
+
+
+def load_dataset(storage: Storage, project_id: str, dataset_id: str) -> DatasetManifest:
+    try:
+        manifest = load_manifest(storage, project_id, dataset_id)
+    except NotFound:
+        raise DatasetError(
+            "The examples for this training are gone (the dataset snapshot was deleted); "
+            "upload the examples again and retrain."
+        ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise DatasetError(
+            f"The dataset snapshot is damaged ({error}); upload the examples again and retrain."
+        ) from None
+    for split in ("train", "val"):
+        counts = {name: 0 for name in manifest.class_names}
+        for sample in manifest.split(split):
+            counts[manifest.class_names[sample.class_index]] += 1
+        empty = [name for name, n in counts.items() if n == 0]
+        if empty:
+            raise DatasetError(
+                f"Class {', '.join(repr(n) for n in empty)} has no {split} examples; "
+                "add more examples to it and retrain."
+            )
+    return manifest
+
+
+def _damaged(manifest: DatasetManifest, samples: list[Sample], what: str) -> DatasetError:
+    names = [f"'{s.source}' (class '{manifest.class_names[s.class_index]}')" for s in samples]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return DatasetError(
+        f"{len(samples)} example{'s' if len(samples) > 1 else ''} of this dataset "
+        f"{'are' if len(samples) > 1 else 'is'} {what}: {shown}. "
+        "Upload the examples again and retrain."
+    )
+
+
+def _check_image_objects(storage: Storage, manifest: DatasetManifest) -> None:
+    """Every sample object is present (one listing, not one request per sample)."""
+    present = set(storage.list(dataset_prefix(manifest.project_id, manifest.dataset_id) + "samples/"))
+    missing = [s for s in manifest.samples
+               if sample_key(manifest.project_id, manifest.dataset_id, s) not in present]
+    if missing:
+        raise _damaged(manifest, missing, "missing from storage")
+
+
+def _image_loader(storage: Storage, manifest: DatasetManifest, samples: list[Sample]) -> Callable:
+    def load(indexes: list[int]) -> list[bytes]:
+        def get(index: int) -> bytes | None:
+            sample = samples[index]
+            try:
+                data = storage.get(sample_key(manifest.project_id, manifest.dataset_id, sample))
+            except ObjectNotFound:
+                return None
+            return data if sha256_hex(data) == sample.sha256 else None
+
+        with ThreadPoolExecutor(_LOAD_THREADS) as pool:
+            loaded = list(pool.map(get, indexes))
+        bad = [samples[i] for i, data in zip(indexes, loaded, strict=True) if data is None]
+        if bad:
+            raise _damaged(manifest, bad, "missing or damaged (its content no longer matches)")
+        return loaded
+
+    return load
+
+
+@dataclass
+class _Candidate:
+    inputs: list[str]
+    fit: FitResult
+    val_proba: np.ndarray
+    val_acc: float
+
+
+def _fit_candidates(
+    plans: list[tuple[list[str], HeadConfig]], blocks_train: dict, blocks_val: dict,
+    y_train: np.ndarray, y_val: np.ndarray, n_classes: int, beat: JobHeartbeat,
+) -> list[_Candidate]:
+    candidates = []
+    for number, (inputs, config) in enumerate(plans):
+        def on_epoch(epoch: int, max_epochs: int, number: int = number) -> None:
+            beat.update("training", (number + epoch / max_epochs) / len(plans))
+            beat.checkpoint()
+
+        x_train = head_input(inputs, blocks_train.get(INPUT_EMBEDDING), blocks_train.get(INPUT_NGRAMS))
+        x_val = head_input(inputs, blocks_val.get(INPUT_EMBEDDING), blocks_val.get(INPUT_NGRAMS))
+        fit = fit_head(x_train, y_train, x_val, y_val, n_classes, config, on_epoch=on_epoch)
+        # Judge every candidate by the numpy head that serving runs, not the torch module.
+        proba = fit.head.predict_proba(x_val)
+        accuracy = float((proba.argmax(axis=1) == y_val).mean())
+        candidates.append(_Candidate(inputs, fit, proba, accuracy))
+        _logger.info("candidate %s on %s: val acc %.3f loss %.4f (epoch %d)", config.type,
+                     "+".join(inputs), accuracy, fit.val_loss, fit.best_epoch)
+    return candidates
+
+
+def _best(candidates: list[_Candidate]) -> _Candidate:
+    """Best validation accuracy; on a tie the first, i.e. the simplest (plans go simple first)."""
+    return max(candidates, key=lambda c: c.val_acc)  # max keeps the first of equals
+
+
+def train_job(
+    storage: Storage, settings: Settings, claim: Claim, beat: JobHeartbeat
+) -> TrainedModel:
+    """Train the claimed job, write its model version and promote it."""
+    job = claim.job
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+
+    # load_dataset + compute_features
+    manifest = load_dataset(storage, job.project_id, job.dataset_id)
+    beat.update("features", 0.0)
+    featurizer = create_featurizer(
+        job.featurizer or manifest.featurizer or DEFAULT_FEATURIZERS[manifest.kind],
+        settings.cache_dir, threads=settings.onnx_threads,
+    )
+    cache = FeatureCache(settings.cache_dir, featurizer)
+    train, val = manifest.split("train"), manifest.split("val")
+    samples = train + val
+    augment = bool(job.options.get("augment", manifest.augment)) and manifest.kind == "image"
+
+    def on_features(done: int, total: int) -> None:
+        beat.update("features", done / max(total, 1))
+        beat.checkpoint()
+
+    if manifest.kind == "image":
+        _check_image_objects(storage, manifest)
+        load = _image_loader(storage, manifest, samples)
+        embeddings = cache.features([s.sha256 for s in samples], load, on_features)
+        if augment:
+            # Views are deterministic, so their features are cached like the originals'.
+            views = [(row, view) for row in range(len(train)) for view in AUGMENT_VIEWS]
+            load_train = _image_loader(storage, manifest, train)
+
+            def load_views(indexes: list[int]) -> list[bytes]:
+                originals = load_train([views[i][0] for i in indexes])
+                return [augment_image(data, views[i][1]) for data, i in zip(originals, indexes, strict=True)]
+
+            aug = cache.features([f"{train[row].sha256}.{view}" for row, view in views], load_views,
+                                 on_features)
+    else:
+        texts = [s.text for s in samples]
+        embeddings = cache.features([s.sha256 for s in samples], lambda idx: [texts[i] for i in idx],
+                                    on_features)
+    y = np.array([s.class_index for s in samples], dtype=np.int64)
+    n_train = len(train)
+    blocks_train = {INPUT_EMBEDDING: embeddings[:n_train]}
+    blocks_val = {INPUT_EMBEDDING: embeddings[n_train:]}
+    y_train, y_val = y[:n_train], y[n_train:]
+    if augment:
+        blocks_train[INPUT_EMBEDDING] = np.concatenate([embeddings[:n_train], aug])
+        y_train = np.concatenate([y_train, y_train[[row for row, _ in views]]])
+    vocabulary: NgramVocabulary | None = None
+    if manifest.kind == "text":
+        vocabulary = fit_ngrams(s.text for s in train)
+        blocks_train[INPUT_NGRAMS] = vocabulary.transform([s.text for s in train])
+        blocks_val[INPUT_NGRAMS] = vocabulary.transform([s.text for s in val])
+    timings["features_s"] = time.monotonic() - started
+    beat.checkpoint()
+
+    # fit: the plans run simplest first, so a tie keeps the simplest
+    mark = time.monotonic()
+    n_classes = len(manifest.class_names)
+    linear, mlp = HeadConfig(), HeadConfig(hidden=_MLP_HIDDEN)
+    if manifest.kind == "text":
+        plans = [([INPUT_EMBEDDING], linear), ([INPUT_NGRAMS], linear),
+                 ([INPUT_EMBEDDING, INPUT_NGRAMS], linear)]
+        candidates = _fit_candidates(plans, blocks_train, blocks_val, y_train, y_val, n_classes, beat)
+        best_inputs = _best(candidates).inputs
+        candidates += _fit_candidates([(best_inputs, mlp)], blocks_train, blocks_val, y_train, y_val,
+                                      n_classes, beat)
+    else:
+        plans = [([INPUT_EMBEDDING], linear), ([INPUT_EMBEDDING], mlp)]
+        candidates = _fit_candidates(plans, blocks_train, blocks_val, y_train, y_val, n_classes, beat)
+    chosen = _best(candidates)
+    timings["training_s"] = time.monotonic() - mark
+
+    # evaluate: the chosen numpy head's probabilities are the stored validation predictions
+    mark = time.monotonic()
+    beat.update("evaluating", 0.0)
+    metrics = classification_metrics(
+        y_val, chosen.val_proba, manifest.class_names,
+        [s.sha256 for s in val], [s.source for s in val],
+    )
+    metrics["history"] = chosen.fit.history
+    counts = manifest.counts()
+    metrics["sizes"] = {"train": len(train), "val": len(val), "per_class": counts}
+    if augment:
+        metrics["sizes"]["train_augmented_views"] = len(views)
+    metrics["candidates"] = [
+        {"type": c.fit.config.type, "inputs": c.inputs, "val_acc": c.val_acc,
+         "val_loss": c.fit.val_loss, "best_epoch": c.fit.best_epoch} for c in candidates
+    ]
+    timings["evaluating_s"] = time.monotonic() - mark
+    beat.checkpoint()
+
+    # publish + promote
+    mark = time.monotonic()
+    beat.update("saving", 0.0)
+    files = {"head.npz": chosen.fit.head.to_npz()}
+    head_meta: dict[str, Any] = {
+        "type": chosen.fit.config.type, "inputs": chosen.inputs, "weights": "head.npz",
+        "hidden": chosen.fit.config.hidden, "standardized": True, "activation": "relu",
+        "best_epoch": chosen.fit.best_epoch, "augment": augment,
+    }
+    if INPUT_NGRAMS in chosen.inputs:
+        files["ngrams.json"] = json.dumps(vocabulary.to_dict()).encode("utf-8")
+        head_meta["ngrams"] = "ngrams.json"
+    export_head = None
+    if chosen.inputs != [INPUT_EMBEDDING]:
+        embedding_only = [c for c in candidates if c.inputs == [INPUT_EMBEDDING]]
+        export_head = _best(embedding_only).fit.head
+        head_meta["exports_note"] = (
+            "The downloadable exports use the embeddings-only head "
+            f"(validation accuracy {_best(embedding_only).val_acc:.3f}); n-gram features are "
+            "computed in Python and are not part of the ONNX/TorchScript graphs."
+        )
+    head_meta["exports"] = {
+        "files": list(EXPORT_FILES),
+        "note": "written after promotion; all present once the job is 'succeeded'",
+    }
+    version = reserve_version(storage, job.project_id, job.job_id)
+    meta = ModelMeta(
+        version=version, project_id=job.project_id, kind=manifest.kind,
+        class_names=list(manifest.class_names), featurizer=featurizer.describe(), head=head_meta,
+        dataset_id=manifest.dataset_id, job_id=job.job_id, metrics=metrics,
+    )
+    timings["saving_s"] = time.monotonic() - mark
+    timings["total_s"] = time.monotonic() - started
+    meta.timings = {k: round(v, 3) for k, v in timings.items()}
+    beat.checkpoint()
+    write_bundle(storage, meta, files)
+    beat.checkpoint()  # the last safe point: after promotion the job is done
+    promote_model(storage, job.project_id, version)
+    _logger.info("job %s: promoted %s/%s (val acc %.3f) in %.2f s", job.job_id, job.project_id,
+                 version, metrics["accuracy"], time.monotonic() - started)
+    summary = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+    return TrainedModel(meta, chosen.fit.head, featurizer, export_head, summary)
+
+
+EXPORT_FILES = ("exports/model.onnx", "exports/model.torchscript.pt", "exports/classes.txt",
+                "exports/README.md")
+
+
+def stop_own_instance(settings: Settings, ec2_client: Any = None) -> bool:
+    """Stop this trainer's EC2 instance (AWS mode, instance id configured). True if asked."""
+    if not (settings.is_aws and settings.trainer_instance_id):
+        return False
+    if ec2_client is None:
+        import boto3
+
+        ec2_client = boto3.client("ec2", region_name=settings.aws_region)
+    _logger.info("idle: stopping own EC2 instance %s", settings.trainer_instance_id)
+    ec2_client.stop_instances(InstanceIds=[settings.trainer_instance_id])
+    return True
+
+
+class Worker:
+    """A trainer: claims jobs from storage and runs them, one at a time."""
+
+    def __init__(
+        self, storage: Storage, settings: Settings, trainer_id: str | None = None,
+        ec2_client: Any = None, export: bool = True,
+    ) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.trainer_id = trainer_id or f"{socket.gethostname()}-{os.getpid()}-{new_id()[:4]}"
+        self.ec2_client = ec2_client
+        self.export = export
+        self.stop_requested = threading.Event()
+        self.jobs_done = 0
+        self._claim: Claim | None = None
+
+    def request_stop(self) -> None:
+        """First stage of shutdown: finish or release the job at its next safe point."""
+        self.stop_requested.set()
+
+    def work(
+        self, burst: bool = False, max_jobs: int | None = None, max_idle_time: float | None = None
+    ) -> int:
+        """Run jobs until stopped. ``burst``: stop when the queue is empty. ``max_jobs``:
+        stop after that many. ``max_idle_time``: stop after that long without a job (default:
+        the idle-stop setting in AWS mode, which then also stops this EC2 instance).
+        Returns the number of jobs run."""
+        if max_idle_time is None and self.settings.is_aws and self.settings.trainer_idle_stop_seconds:
+            max_idle_time = self.settings.trainer_idle_stop_seconds
+        idle_since = time.monotonic()
+        _logger.info("trainer %s: started", self.trainer_id)
+        try:
+            while True:
+                if self.check_stop():
+                    break
+                claim = self.claim_next_job()
+                if claim is None:
+                    jobs.record_trainer(self.storage, self.trainer_id, "idle")
+                    if burst:
+                        _logger.info("trainer %s: queue empty, burst mode: stopping", self.trainer_id)
+                        break
+                    if max_idle_time and time.monotonic() - idle_since >= max_idle_time:
+                        _logger.info("trainer %s: idle for %.0f s: stopping", self.trainer_id,
+                                     max_idle_time)
+                        stop_own_instance(self.settings, self.ec2_client)
+                        break
+                    self.stop_requested.wait(self.settings.trainer_poll_seconds)
+                    continue
+                self.run_job(claim)
+                self.jobs_done += 1
+                idle_since = time.monotonic()
+                if max_jobs is not None and self.jobs_done >= max_jobs:
+                    break
+        finally:
+            if self._claim is not None:  # leaving mid-job (second signal): give it back now
+                jobs.release_claim(self.storage, self._claim, f"trainer {self.trainer_id} exited")
+                self._claim = None
+            jobs.record_trainer(self.storage, self.trainer_id, "stopped")
+            _logger.info("trainer %s: stopped after %d job(s)", self.trainer_id, self.jobs_done)
+        return self.jobs_done
+
+    def check_stop(self) -> bool:
+        return self.stop_requested.is_set()
+
+    def claim_next_job(self) -> Claim | None:
+        return jobs.claim_next_job(self.storage, self.trainer_id, self.settings.lease_seconds,
+                                   self.settings.max_attempts)
+
+    def run_job(self, claim: Claim) -> None:
+        """Train one claimed job and leave it in the state that says how it ended."""
+        job = claim.job
+        self._claim = claim
+        _logger.info("job %s: claimed (project %s, dataset %s)", job.job_id, job.project_id,
+                     job.dataset_id)
+        jobs.record_trainer(self.storage, self.trainer_id, "training", job.job_id)
+        try:
+            with JobHeartbeat(self.storage, claim, self.settings.heartbeat_seconds,
+                              self.stop_requested) as beat:
+                trained = train_job(self.storage, self.settings, claim, beat)
+                if self.export:
+                    self.write_exports(trained, beat)
+            jobs.mark_succeeded(self.storage, claim, trained.meta.version, trained.summary)
+        except ClaimLost as error:
+            _logger.warning("job %s: claim lost, dropping it: %s", job.job_id, error)
+        except JobCancelled:
+            _logger.info("job %s: cancelled by its owner", job.job_id)
+            jobs.mark_cancelled(self.storage, claim)
+        except ShutdownRequested:
+            _logger.info("job %s: trainer shutting down, releasing the job", job.job_id)
+            jobs.release_claim(self.storage, claim, f"released by {self.trainer_id} (shutting down)")
+        except DatasetError as error:
+            _logger.warning("job %s: dataset error: %s", job.job_id, error)
+            jobs.mark_failed(self.storage, claim, str(error), self.settings.max_attempts, retry=False)
+        except Exception as error:
+            _logger.exception("job %s: training failed", job.job_id)
+            jobs.mark_failed(
+                self.storage, claim,
+                f"Training stopped on an unexpected error ({type(error).__name__}: {error}); "
+                "it is retried automatically.",
+                self.settings.max_attempts, retry=True,
+            )
+        # Not in `finally`: when the process is told to exit now (second signal), the claim
+        # stays recorded so `work` releases it on the way out.
+        self._claim = None
+
+    def write_exports(self, trained: TrainedModel, beat: JobHeartbeat) -> None:
+        """The downloadable ONNX / TorchScript / class list, after promotion (not needed to
+        serve, and slow: the backbone is traced again)."""
+        from trainer.exports import write_exports
+
+        write_exports(self.storage, trained.meta, trained.export_head or trained.head,
+                      self.settings.cache_dir)
+        beat.update("saving", 1.0)
+
