@@ -1,0 +1,157 @@
+// Train page: class fields appear as the number changes, thumbnails and counts for chosen
+// images, and the upload sent with XHR so a progress bar can show how much has been sent.
+"use strict";
+(() => {
+  const form = document.getElementById("train-form");
+  if (!form) return;
+  const classes = document.getElementById("classes");
+  const countInput = form.querySelector("input[name=num_classes]");
+  const minPer = Number(form.dataset.minPerClass);
+  const maxPer = Number(form.dataset.maxPerClass);
+  const maxBytes = Number(form.dataset.maxBytes);
+  const THUMBS = 30;
+
+  function renumber(block, index) {
+    block.dataset.index = index;
+    block.querySelector("legend").textContent = `Class ${index + 1}`;
+    for (const el of block.querySelectorAll("[name],[id],[for],[data-field]")) {
+      for (const attr of ["name", "id", "for", "data-field"]) {
+        const value = el.getAttribute(attr);
+        if (value) el.setAttribute(attr, value.replace(/class_\d+_/, `class_${index}_`));
+      }
+    }
+    for (const label of block.querySelectorAll("label")) {
+      label.textContent = label.textContent.replace(/Class \d+/, `Class ${index + 1}`);
+    }
+  }
+
+  function clearBlock(block) {
+    for (const input of block.querySelectorAll("input, textarea")) input.value = "";
+    for (const el of block.querySelectorAll(".errors, [data-thumbs]")) el.replaceChildren();
+    for (const el of block.querySelectorAll(".refill")) el.remove();
+    for (const el of block.querySelectorAll(".has-error")) el.classList.remove("has-error");
+    for (const el of block.querySelectorAll("[data-count]")) el.textContent = "";
+  }
+
+  function setClassCount() {
+    const low = Number(countInput.min), high = Number(countInput.max);
+    const wanted = Math.min(Math.max(Number(countInput.value) || low, low), high);
+    const blocks = () => classes.querySelectorAll(".class-block");
+    while (blocks().length < wanted) {
+      const copy = blocks()[blocks().length - 1].cloneNode(true);
+      renumber(copy, blocks().length);
+      clearBlock(copy);
+      classes.appendChild(copy);
+    }
+    while (blocks().length > wanted) blocks()[blocks().length - 1].remove();
+  }
+
+  function showFiles(input) {
+    const zone = input.closest("[data-dropzone]");
+    if (!zone) return;
+    const count = input.files.length;
+    const label = zone.querySelector("[data-count]");
+    const ok = count >= minPer && count <= maxPer;
+    label.textContent = `${count} image${count === 1 ? "" : "s"} chosen (${minPer}–${maxPer} per class)`;
+    label.classList.toggle("bad", count > 0 && !ok);
+    label.classList.toggle("good", ok);
+    const thumbs = zone.querySelector("[data-thumbs]");
+    for (const img of thumbs.querySelectorAll("img")) URL.revokeObjectURL(img.src);
+    thumbs.replaceChildren();
+    [...input.files].slice(0, THUMBS).forEach((file) => {
+      const img = document.createElement("img");
+      img.src = URL.createObjectURL(file);
+      img.alt = file.name;
+      img.title = file.name;
+      thumbs.appendChild(img);
+    });
+    if (count > THUMBS) {
+      const more = document.createElement("span");
+      more.className = "more";
+      more.textContent = `+${count - THUMBS} more`;
+      thumbs.appendChild(more);
+    }
+  }
+
+  function showErrors(fields) {
+    for (const list of form.querySelectorAll(".errors")) list.replaceChildren();
+    for (const el of form.querySelectorAll(".has-error")) el.classList.remove("has-error");
+    for (const [name, messages] of Object.entries(fields || {})) {
+      const box = form.querySelector(`[data-field="${name}"]`);
+      if (!box) continue;
+      box.classList.add("has-error");
+      const list = box.querySelector(".errors");
+      for (const message of messages) {
+        const item = document.createElement("li");
+        item.textContent = message;
+        list.appendChild(item);
+      }
+    }
+    const first = form.querySelector(".has-error");
+    if (first) first.scrollIntoView({ block: "center" });
+  }
+
+  function say(message) {
+    const box = document.getElementById("form-message");
+    box.textContent = message;
+    box.hidden = !message;
+  }
+
+  function upload(event) {
+    if (event.submitter && event.submitter.name === "resize") return;  // no-JS fallback button
+    event.preventDefault();
+    say("");
+    const data = new FormData(form);
+    let total = 0;
+    for (const value of data.values()) if (value instanceof File) total += value.size;
+    if (total > maxBytes) {
+      say(`These files add up to ${(total / 1048576).toFixed(0)} MB; one upload may hold ` +
+          `${(maxBytes / 1048576).toFixed(0)} MB. Choose fewer or smaller files.`);
+      return;
+    }
+    const bar = document.getElementById("upload-progress");
+    const state = document.getElementById("upload-state");
+    const button = form.querySelector("input[name=submit]");
+    bar.hidden = false;
+    bar.value = 0;
+    button.disabled = true;
+    state.textContent = "Uploading…";
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) {
+        bar.value = Math.round((100 * e.loaded) / e.total);
+        state.textContent = `Uploading… ${bar.value}%`;
+      }
+    });
+    xhr.addEventListener("load", () => {
+      const body = xhr.response || {};
+      if (xhr.status === 202) {
+        state.textContent = "Uploaded. Checking your files…";
+        window.location.assign(body.page_url);
+        return;
+      }
+      button.disabled = false;
+      bar.hidden = true;
+      state.textContent = "";
+      showErrors(body.fields);
+      say(body.message || `The upload failed (${xhr.status}). Try again.`);
+    });
+    xhr.addEventListener("error", () => {
+      button.disabled = false;
+      bar.hidden = true;
+      state.textContent = "";
+      say("The connection broke during the upload. Check your network and try again.");
+    });
+    xhr.send(data);
+  }
+
+  countInput.addEventListener("input", setClassCount);
+  form.addEventListener("change", (event) => {
+    if (event.target.type === "file") showFiles(event.target);
+  });
+  form.addEventListener("submit", upload);
+  window.Teachbox.enableDropzones(form);
+})();

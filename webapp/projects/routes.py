@@ -1,0 +1,490 @@
+"""Projects: Train (upload), upload and job status, details with metrics, inference.
+
+Every route that takes a project id loads it through ``get_project_or_404``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+import time
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from teachbox.bundles import current_version, list_versions, load_model_meta, promote_model
+from teachbox.datasets import DatasetManifest, load_manifest, sample_key
+from teachbox.errors import NotFound, TeachboxError
+from teachbox.jobs import (
+    JobRecord,
+    JobStatus,
+    get_job,
+    list_project_jobs,
+    queue_position,
+    request_cancel,
+    submit_job,
+)
+from teachbox.projects import KINDS, Project, list_projects, load_project
+from teachbox.records import iso
+from teachbox.storage import ObjectNotFound, new_id
+from teachbox.uploads import (
+    UploadState,
+    UploadStatus,
+    get_upload_status,
+    staging_prefix,
+    write_upload_status,
+)
+from webapp.auth.routes import login_required
+from webapp.errors.routes import wants_json
+from webapp.extensions import services
+from webapp.projects.charts import confusion_heatmap, learning_curves
+from webapp.projects.forms import (
+    CancelForm,
+    PredictForm,
+    PromoteForm,
+    RetrainForm,
+    TrainForm,
+    chosen_files,
+    class_limits,
+    pasted_lines,
+)
+
+__all__ = ["bp", "get_project_or_404"]
+
+_logger = logging.getLogger(__name__)
+
+bp = Blueprint("projects", __name__)
+
+
+@bp.app_template_filter("when")
+def _when(timestamp: float) -> str:
+    return iso(timestamp)
+
+
+@bp.app_template_filter("percent")
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _may_see(owner: str) -> bool:
+    return g.user is not None and (owner == g.user.username or g.user.is_admin)
+
+
+def get_project_or_404(project_id: str) -> Project:
+    """The project if the signed-in user owns it (admins: any); 404 for missing and
+    not-yours alike, so ids of other people's projects reveal nothing."""
+    try:
+        project = load_project(services().storage, project_id)
+    except NotFound:
+        abort(404)
+    if not _may_see(project.owner):
+        abort(404)
+    return project
+
+
+def _job_of_project_or_404(project: Project, job_id: str) -> JobRecord:
+    try:
+        job = get_job(services().storage, job_id)
+    except (NotFound, ValueError):
+        abort(404)
+    if job.project_id != project.id:
+        abort(404)
+    return job
+
+
+def _upload_or_404(upload_id: str) -> UploadStatus:
+    if not upload_id.isalnum():
+        abort(404)
+    try:
+        status = get_upload_status(services().storage, upload_id)
+    except NotFound:
+        abort(404)
+    if not _may_see(status.owner):
+        abort(404)
+    return status
+
+
+def _kind_or_404(kind: str) -> str:
+    if kind not in KINDS:
+        abort(404)
+    return kind
+
+
+@bp.route("/")
+@login_required
+def index():
+    storage = services().storage
+    projects = list_projects(storage, owner=None if g.user.is_admin else g.user.username)
+    rows = [{"project": p, "current": current_version(storage, p.id)} for p in projects]
+    return render_template("projects/index.html", rows=rows)
+
+
+# --- Train ------------------------------------------------------------------------------
+
+def _entries_key(upload_id: str) -> str:
+    return f"webforms/{upload_id}.json"
+
+
+def _requested_class_count(kind: str) -> int:
+    low, _ = class_limits(kind, services().settings)
+    try:
+        return int(request.values.get("num_classes", low))
+    except ValueError:
+        return low
+
+
+def _stage_upload(form: TrainForm, kind: str) -> str:
+    """Stream every chosen file to staging, record the entries (to refill the form if
+    preprocess rejects it), and hand the upload to preprocess in the background."""
+    storage, invoker = services().storage, services().invoker
+    project_id, upload_id = new_id(), new_id()
+    prefix = staging_prefix(upload_id)
+    files, chosen_names, pasted = [], {}, {}
+    for i in range(form.class_count):
+        field = form[f"class_{i}_files"] if kind == "image" else form[f"class_{i}_csv"]
+        chosen = chosen_files(field)
+        chosen_names[field.name] = [f.filename for f in chosen]
+        for n, upload in enumerate(chosen):
+            key = f"{prefix}c{i}/{n:04d}.bin"
+            storage.put_stream(key, upload.stream)
+            files.append({"class_index": i, "key": key, "filename": upload.filename})
+        if kind == "text" and pasted_lines(form[f"class_{i}_pasted"].data):
+            pasted[str(i)] = form[f"class_{i}_pasted"].data
+    labelled = None
+    if kind == "text" and chosen_files(form.labelled_csv):
+        upload = chosen_files(form.labelled_csv)[0]
+        labelled = {"key": f"{prefix}labelled.bin", "filename": upload.filename}
+        storage.put_stream(labelled["key"], upload.stream)
+        chosen_names["labelled_csv"] = [upload.filename]
+    storage.put_json(_entries_key(upload_id), {
+        "kind": kind,
+        "project_name": form.project_name.data,
+        "num_classes": form.class_count,
+        "class_names": form.class_names(),
+        "pasted": pasted,
+        "augment": bool(form.augment.data),
+        "files": chosen_names,
+    })
+    write_upload_status(storage, UploadStatus(
+        upload_id=upload_id, project_id=project_id, owner=g.user.username,
+        state=UploadState.VALIDATING.value,
+    ))
+    invoker.start("preprocess", {
+        "upload_id": upload_id,
+        "project_id": project_id,
+        "owner": g.user.username,
+        "project_name": form.project_name.data.strip(),
+        "kind": kind,
+        "class_names": form.class_names(),
+        "files": files,
+        "pasted": pasted,
+        "labelled_csv": labelled,
+        "options": {"featurizer": "", "augment": bool(form.augment.data)},
+    })
+    _logger.info("upload %s: %d files staged for project %s", upload_id, len(files), project_id)
+    return upload_id
+
+
+def _refill_from_rejected(form: TrainForm, upload_id: str) -> list[str]:
+    """Put a rejected upload's entries and problems back on the form; returns the problems
+    that belong to no single field, and which files must be chosen again."""
+    status = _upload_or_404(upload_id)
+    try:
+        entries = services().storage.get_json(_entries_key(upload_id))
+    except ObjectNotFound:
+        entries = {}
+    form.project_name.data = entries.get("project_name", "")
+    form.augment.data = entries.get("augment", False)
+    for i, name in enumerate(entries.get("class_names", [])[: form.class_count]):
+        form[f"class_{i}_name"].data = name
+        if form.kind == "text":
+            form[f"class_{i}_pasted"].data = entries.get("pasted", {}).get(str(i), "")
+    general = []
+    for problem in status.problems:
+        message = problem.get("message") or problem.get("reason", "")
+        name = problem.get("field", "")
+        if name in form and name not in ("submit", "resize", "csrf_token"):
+            form[name].errors = [*form[name].errors, message]
+        else:
+            general.append(message)
+    if status.state == UploadState.ERROR.value and status.message:
+        general.append(status.message)
+    for field_name, names in entries.get("files", {}).items():
+        if names and field_name in form:
+            form[field_name].description = (
+                f"Choose these {len(names)} file{'s' if len(names) != 1 else ''} again "
+                f"(browsers cannot keep chosen files): {', '.join(names[:5])}"
+                + (f" and {len(names) - 5} more." if len(names) > 5 else ".")
+            )
+    return general
+
+
+@bp.route("/<kind>/train", methods=["GET", "POST"])
+@login_required
+def train(kind: str):
+    _kind_or_404(kind)
+    settings = services().settings
+    retry = request.args.get("retry", "")
+    count = _requested_class_count(kind)
+    if retry and request.method == "GET":
+        try:
+            entries = services().storage.get_json(_entries_key(retry))
+            count = entries.get("num_classes", count)
+        except ObjectNotFound:
+            pass
+    form = TrainForm(kind, count, settings)
+    general: list[str] = []
+    if request.method == "POST" and form.resize.data:
+        # The no-JavaScript second step: re-render with the chosen number of class fields.
+        form.num_classes.data = form.class_count
+        return render_template("projects/train.html", form=form, kind=kind, general=general)
+    if form.validate_on_submit():
+        upload_id = _stage_upload(form, kind)
+        target = url_for("projects.upload_page", upload_id=upload_id)
+        if wants_json():
+            return jsonify({"upload_id": upload_id, "page_url": target,
+                            "status_url": url_for("projects.upload_json", upload_id=upload_id)}), 202
+        return redirect(target)
+    if request.method == "GET" and retry:
+        general = _refill_from_rejected(form, retry)
+    form.num_classes.data = form.class_count
+    if request.method == "POST" and wants_json():
+        errors = {name: list(field.errors) for name, field in form._fields.items() if field.errors}
+        return jsonify({"error": "validation_failed",
+                        "message": "Some fields need attention; see the messages next to them.",
+                        "fields": errors}), 400
+    return render_template("projects/train.html", form=form, kind=kind, general=general)
+
+
+def _upload_payload(status: UploadStatus) -> dict:
+    next_url = ""
+    if status.state == UploadState.QUEUED.value and status.job_id:
+        next_url = url_for("projects.job_page", project_id=status.project_id, job_id=status.job_id)
+    elif status.state in (UploadState.REJECTED.value, UploadState.ERROR.value):
+        try:
+            kind = services().storage.get_json(_entries_key(status.upload_id)).get("kind", "image")
+        except ObjectNotFound:
+            kind = "image"
+        next_url = url_for("projects.train", kind=kind, retry=status.upload_id)
+    return {
+        "upload_id": status.upload_id,
+        "state": status.state,
+        "message": status.message,
+        "problems": status.problems,
+        "progress": status.progress,
+        "notes": status.notes,
+        "job_id": status.job_id,
+        "next_url": next_url,
+    }
+
+
+@bp.route("/uploads/<upload_id>.json")
+@login_required
+def upload_json(upload_id: str):
+    return jsonify(_upload_payload(_upload_or_404(upload_id)))
+
+
+@bp.route("/uploads/<upload_id>")
+@login_required
+def upload_page(upload_id: str):
+    payload = _upload_payload(_upload_or_404(upload_id))
+    if payload["next_url"]:
+        return redirect(payload["next_url"])
+    return render_template("projects/upload.html", upload=payload)
+
+
+# --- Jobs --------------------------------------------------------------------------------
+
+def _job_payload(project: Project, job: JobRecord) -> dict:
+    storage = services().storage
+    progress = dict(job.progress)
+    if job.started and not job.status.is_terminal:
+        progress["elapsed"] = round(time.time() - job.started, 1)
+    elif job.started and job.finished:
+        progress["elapsed"] = round(job.finished - job.started, 1)
+    next_url = ""
+    if job.status is JobStatus.SUCCEEDED and job.model_version:
+        next_url = url_for("projects.details", project_id=project.id, version=job.model_version)
+    return {
+        "job_id": job.job_id,
+        "state": job.state,
+        "terminal": job.status.is_terminal,
+        "progress": {
+            "phase": progress.get("phase", ""),
+            "percent": progress.get("percent", 0),
+            "elapsed": progress.get("elapsed"),
+            "eta_seconds": progress.get("eta_seconds"),
+        },
+        "queue_position": queue_position(storage, job),
+        "error": job.error if job.status is JobStatus.FAILED else "",
+        "model_version": job.model_version,
+        "next_url": next_url,
+    }
+
+
+@bp.route("/projects/<project_id>/jobs/<job_id>.json")
+@login_required
+def job_json(project_id: str, job_id: str):
+    project = get_project_or_404(project_id)
+    return jsonify(_job_payload(project, _job_of_project_or_404(project, job_id)))
+
+
+@bp.route("/projects/<project_id>/jobs/<job_id>")
+@login_required
+def job_page(project_id: str, job_id: str):
+    project = get_project_or_404(project_id)
+    job = _job_of_project_or_404(project, job_id)
+    return render_template("projects/job.html", project=project, job=_job_payload(project, job),
+                           cancel_form=CancelForm())
+
+
+@bp.route("/projects/<project_id>/jobs/<job_id>/cancel", methods=["POST"])
+@login_required
+def cancel_job(project_id: str, job_id: str):
+    project = get_project_or_404(project_id)
+    job = _job_of_project_or_404(project, job_id)
+    if CancelForm().validate_on_submit():
+        request_cancel(services().storage, job.job_id)
+        flash("Cancel requested: a running job stops at its next progress update.")
+    return redirect(url_for("projects.job_page", project_id=project.id, job_id=job.job_id))
+
+
+# --- Project, details, retrain, promote ---------------------------------------------------------
+
+def _manifest_or_none(project: Project, dataset_id: str) -> DatasetManifest | None:
+    try:
+        return load_manifest(services().storage, project.id, dataset_id)
+    except NotFound:
+        return None
+
+
+@bp.route("/projects/<project_id>")
+@login_required
+def project_page(project_id: str):
+    project = get_project_or_404(project_id)
+    storage = services().storage
+    jobs = list_project_jobs(storage, project.id)
+    versions = list_versions(storage, project.id)
+    manifest = _manifest_or_none(project, jobs[0].dataset_id) if jobs else None
+    return render_template(
+        "projects/project.html", project=project, jobs=jobs, versions=versions,
+        current=current_version(storage, project.id), counts=manifest.counts() if manifest else {},
+        retrain_form=RetrainForm(), promote_form=PromoteForm(),
+    )
+
+
+@bp.route("/projects/<project_id>/details")
+@login_required
+def details(project_id: str):
+    project = get_project_or_404(project_id)
+    storage = services().storage
+    versions = list_versions(storage, project.id)
+    current = current_version(storage, project.id)
+    wanted = request.args.get("version") or current or (versions[-1].version if versions else "")
+    if not wanted:
+        flash("This project has no trained model yet; its details appear when training succeeds.")
+        return redirect(url_for("projects.project_page", project_id=project.id))
+    try:
+        meta = load_model_meta(storage, project.id, wanted)
+    except NotFound:
+        abort(404)
+    metrics = meta.metrics or {}
+    manifest = _manifest_or_none(project, meta.dataset_id)
+    texts = {s.sha256: s.text for s in manifest.samples} if manifest and project.kind == "text" else {}
+    return render_template(
+        "projects/details.html", project=project, meta=meta, metrics=metrics, versions=versions,
+        current=current, counts=manifest.counts() if manifest else {},
+        heatmap=(confusion_heatmap(metrics["confusion"], meta.class_names)
+                 if metrics.get("confusion") else None),
+        curves=learning_curves(metrics.get("history", [])),
+        misclassified=metrics.get("misclassified", []), texts=texts, promote_form=PromoteForm(),
+    )
+
+
+@bp.route("/projects/<project_id>/datasets/<dataset_id>/samples/<sha256>")
+@login_required
+def sample_image(project_id: str, dataset_id: str, sha256: str):
+    project = get_project_or_404(project_id)
+    manifest = _manifest_or_none(project, dataset_id) if dataset_id.isalnum() else None
+    sample = next((s for s in manifest.samples if s.sha256 == sha256), None) if manifest else None
+    if sample is None or project.kind != "image":
+        abort(404)
+    stream = services().storage.open(sample_key(project.id, dataset_id, sample))
+    mimetype = mimetypes.guess_type(f"x.{sample.ext}")[0] or "application/octet-stream"
+    response = send_file(stream, mimetype=mimetype, max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.route("/projects/<project_id>/retrain", methods=["POST"])
+@login_required
+def retrain(project_id: str):
+    project = get_project_or_404(project_id)
+    if not RetrainForm().validate_on_submit():
+        abort(400)
+    storage = services().storage
+    jobs = list_project_jobs(storage, project.id)
+    if not jobs:
+        flash("This project has no data to retrain on yet.")
+        return redirect(url_for("projects.project_page", project_id=project.id))
+    job = submit_job(storage, project.id, dataset_id=jobs[0].dataset_id, kind=project.kind,
+                     featurizer=project.featurizer, options=jobs[0].options)
+    flash("Retraining: the current model keeps answering until the new one succeeds.")
+    return redirect(url_for("projects.job_page", project_id=project.id, job_id=job.job_id))
+
+
+@bp.route("/projects/<project_id>/promote", methods=["POST"])
+@login_required
+def promote(project_id: str):
+    project = get_project_or_404(project_id)
+    form = PromoteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        promote_model(services().storage, project.id, form.version.data)
+    except NotFound:
+        abort(404)
+    flash(f"Version {form.version.data} now answers predictions.")
+    return redirect(url_for("projects.details", project_id=project.id, version=form.version.data))
+
+
+# --- Inference ------------------------------------------------------------------------------
+
+@bp.route("/projects/<project_id>/predict", methods=["GET", "POST"])
+@login_required
+def predict(project_id: str):
+    project = get_project_or_404(project_id)
+    form = PredictForm()
+    result, error = None, ""
+    if form.validate_on_submit():
+        if project.kind == "image":
+            chosen = chosen_files(form.image)
+            inputs = [{"image_b64": base64.b64encode(chosen[0].read()).decode()}] if chosen else []
+            missing = "Choose an image, drop one here, or take a webcam snapshot."
+        else:
+            text = (form.text.data or "").strip()
+            inputs = [{"text": text}] if text else []
+            missing = "Type some text to classify."
+        if not inputs:
+            error = missing
+        else:
+            try:
+                result = services().invoker.call(
+                    "infer", {"project_id": project.id, "inputs": inputs, "top_k": 3}
+                )
+            except TeachboxError as failure:
+                error = failure.message
+    status = 400 if error else 200
+    return render_template("projects/predict.html", project=project, form=form, result=result,
+                           error=error, current=current_version(services().storage, project.id)), status
