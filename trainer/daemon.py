@@ -16,7 +16,7 @@ from teachbox.settings import Settings, load_settings
 from teachbox.storage import open_storage
 from trainer.worker import Worker
 
-__all__ = ["main", "configure_threads"]
+__all__ = ["main", "configure_threads", "warm_up"]
 
 _logger = logging.getLogger(__name__)
 
@@ -29,6 +29,17 @@ def configure_threads() -> None:
     import torch
 
     torch.set_num_threads(TORCH_THREADS)
+
+
+def warm_up(settings: Settings) -> None:
+    """Load torch's optimizer machinery and both featurizers now, not inside the first job."""
+    from teachbox.featurizers import create_featurizer
+    from trainer.training import warm_up as warm_up_torch
+    from trainer.worker import DEFAULT_FEATURIZERS
+
+    warm_up_torch()
+    for name in DEFAULT_FEATURIZERS.values():
+        create_featurizer(name, settings.cache_dir, threads=settings.onnx_threads)
 
 
 def _install_signal_handlers(worker: Worker) -> None:
@@ -61,5 +72,6 @@ def main(once: bool = False, burst: bool = False, max_jobs: int | None = None,
     configure_threads()
     worker = build_worker(settings)
     _install_signal_handlers(worker)
+    warm_up(settings)
     worker.work(burst=burst, max_jobs=1 if once else max_jobs)
     return 0
