@@ -158,10 +158,12 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _read_staged(storage: Storage, staged: StagedFile, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes: enough to tell a file is over the limit without reading it all."""
+def _read_staged(storage: Storage, staged: StagedFile, limit: int) -> tuple[bytes, int]:
+    """The file's bytes, or its first ``limit + 1`` bytes and its full size when it is larger:
+    enough to refuse it without reading it all."""
     with storage.open(staged.key) as stream:
-        return stream.read(limit + 1)
+        data = stream.read(limit + 1)
+    return data, (storage.size(staged.key) if len(data) > limit else len(data))
 
 
 def _missing(field_name: str, class_name: str, staged: StagedFile) -> Problem:
@@ -189,7 +191,8 @@ def _check_project(request: PreprocessRequest, storage: Storage, settings: Setti
     if not low <= count <= high:
         findings.problems.append(Problem(
             field="classes",
-            reason=f"An {request.kind} project needs {low} to {high} classes; this one has {count}",
+            reason=f"{'An' if request.kind == 'image' else 'A'} {request.kind} project needs {low} to "
+            f"{high} classes; this one has {count}",
             fix=f"Remove {_plural(count - high, 'class')}." if count > high
             else f"Add {_plural(low - count, 'class')}.",
         ))
@@ -248,8 +251,8 @@ def _base_candidates(request: PreprocessRequest, storage: Storage,
 def _normalize_staged(storage: Storage, settings: Settings, staged: StagedFile
                       ) -> NormalizedImage | ImageRejected | ObjectNotFound:
     try:
-        data = _read_staged(storage, staged, settings.image_max_bytes)
-        return normalize_image(data, max_bytes=settings.image_max_bytes,
+        data, size = _read_staged(storage, staged, settings.image_max_bytes)
+        return normalize_image(data, max_bytes=settings.image_max_bytes, full_size=size,
                                max_pixels=settings.image_max_pixels, store_side=settings.image_store_side)
     except (ImageRejected, ObjectNotFound) as error:
         return error
@@ -315,8 +318,8 @@ def _text_row_candidates(rows: Iterable[TextRow], class_index: int, source: str,
 def _decode_staged(storage: Storage, settings: Settings, staged: StagedFile, field_name: str,
                    class_name: str, findings: _Findings) -> str | None:
     try:
-        data = _read_staged(storage, staged, settings.text_max_file_bytes)
-        decoded = decode_text_file(data, staged.filename, settings.text_max_file_bytes)
+        data, size = _read_staged(storage, staged, settings.text_max_file_bytes)
+        decoded = decode_text_file(data, staged.filename, settings.text_max_file_bytes, full_size=size)
     except ObjectNotFound:
         findings.problems.append(_missing(field_name, class_name, staged))
         return None

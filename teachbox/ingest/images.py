@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from teachbox.datasets import sha256_hex
+from teachbox.ingest._sizes import too_large_reason
 
 __all__ = ["IMAGE_FORMATS", "ImageRejected", "NormalizedImage", "normalize_image"]
 
@@ -44,10 +45,6 @@ class NormalizedImage:
     width: int
     height: int
     source_format: str
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _refuse_bomb(max_pixels: int) -> ImageRejected:
@@ -111,9 +108,10 @@ def _shrink(image: Image.Image, store_side: int) -> Image.Image:
 
 
 def normalize_image(
-    data: bytes, *, max_bytes: int, max_pixels: int, store_side: int
+    data: bytes, *, max_bytes: int, max_pixels: int, store_side: int, full_size: int = 0
 ) -> NormalizedImage:
-    """The stored form of one uploaded image.
+    """The stored form of one uploaded image. ``full_size`` is the file's size when ``data``
+    holds only its first ``max_bytes + 1`` bytes (read no further than needed to refuse it).
 
     Raises:
         ImageRejected: empty, too large, not an image, an unsupported format, a declared
@@ -123,7 +121,7 @@ def normalize_image(
         raise ImageRejected("the file is empty (0 bytes)", "Choose the image again or remove it.")
     if len(data) > max_bytes:
         raise ImageRejected(
-            f"the file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}",
+            too_large_reason(full_size or len(data), max_bytes),
             "Use a smaller photo or remove it.",
         )
     fmt = _check_header(data, max_pixels)

@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from teachbox.ingest._sizes import too_large_reason
+
 __all__ = [
     "TEXT_COLUMN_NAMES",
     "LABEL_COLUMN_NAMES",
@@ -68,17 +70,14 @@ class LabelledRow:
     label: str
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def normalize_text(text: str) -> str:
     """Trim, collapse runs of whitespace (newlines included) to one space, NFC-compose."""
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
-def decode_text_file(data: bytes, filename: str, max_bytes: int) -> DecodedText:
+def decode_text_file(data: bytes, filename: str, max_bytes: int, full_size: int = 0) -> DecodedText:
     """Decode a CSV/text file: UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
+    ``full_size`` is the file's size when ``data`` holds only its first ``max_bytes + 1`` bytes.
 
     Raises:
         TextFileRejected: empty, over ``max_bytes``, or binary.
@@ -87,7 +86,7 @@ def decode_text_file(data: bytes, filename: str, max_bytes: int) -> DecodedText:
         raise TextFileRejected("the file is empty (0 bytes)", "Choose the file again or remove it.")
     if len(data) > max_bytes:
         raise TextFileRejected(
-            f"the file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}",
+            too_large_reason(full_size or len(data), max_bytes),
             "Split it into smaller files or remove long rows.",
         )
     binary = TextFileRejected(
