@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from flask import Flask, request
+from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
 
 from teachbox.invoker import create_invoker
@@ -38,6 +39,21 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+class _Request(FlaskRequest):
+    """Remembers every spooled upload file so it is closed when the request ends, even when
+    parsing stopped half-way (a 413 for too many parts leaves werkzeug's list unreachable)."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        stream = super()._get_file_stream(total_content_length, content_type, filename, content_length)
+        self.__dict__.setdefault("_upload_streams", []).append(stream)
+        return stream
+
+    def close(self) -> None:
+        super().close()
+        for stream in self.__dict__.pop("_upload_streams", []):
+            stream.close()
 
 
 def _set_security_headers(response):
@@ -72,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.session_interface = _SessionInterface()
+    app.request_class = _Request
     csrf.init_app(app)
     storage = open_storage(settings.storage, region=settings.aws_region,
                            endpoint_url=settings.s3_endpoint_url)

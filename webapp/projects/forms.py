@@ -56,8 +56,8 @@ def pasted_lines(text: str | None) -> list[str]:
 class TrainForm(FlaskForm):
     """Project name, number of classes, then per class a name and its examples.
 
-    Per-class fields are named ``class_<i>_name``, ``class_<i>_files`` (images),
-    ``class_<i>_csv`` and ``class_<i>_pasted`` (text): the names preprocess uses for its
+    Per-class fields are named ``class_<i>_name``, ``class_<i>_files`` (images, or one CSV
+    for text) and ``class_<i>_text`` (pasted lines): the names preprocess uses for its
     problems, so each problem lands next to its field.
     """
 
@@ -79,8 +79,8 @@ class TrainForm(FlaskForm):
             if kind == "image":
                 extra.append((f"class_{i}_files", MultipleFileField(f"Class {i + 1} images")))
             else:
-                extra.append((f"class_{i}_csv", FileField(f"Class {i + 1} CSV (one text per row)")))
-                extra.append((f"class_{i}_pasted",
+                extra.append((f"class_{i}_files", FileField(f"Class {i + 1} CSV (one text per row)")))
+                extra.append((f"class_{i}_text",
                               TextAreaField(f"Class {i + 1}: or paste one text per line")))
         # WTForms binds fields from _unbound_fields in __init__; extending it per instance
         # gives this request exactly class_count class fields.
@@ -89,10 +89,6 @@ class TrainForm(FlaskForm):
         self.num_classes.validators = [
             NumberRange(low, high, f"Choose between {low} and {high} classes for a {kind} project.")
         ]
-
-    def class_fields(self, index: int) -> list:
-        names = ["name", "files"] if self.kind == "image" else ["name", "csv", "pasted"]
-        return [self[f"class_{index}_{n}"] for n in names]
 
     def class_names(self) -> list[str]:
         return [(self[f"class_{i}_name"].data or "").strip() for i in range(self.class_count)]
@@ -110,7 +106,7 @@ class TrainForm(FlaskForm):
             if self.kind == "image":
                 extra.setdefault(f"class_{i}_files", []).append(_check_image_count)
             else:
-                extra.setdefault(f"class_{i}_pasted", []).append(_check_text_given)
+                extra.setdefault(f"class_{i}_text", []).append(_check_text_given)
         ok = super().validate(extra)
         return self._check_distinct_names() and ok
 
@@ -160,7 +156,9 @@ def _check_image_count(form: TrainForm, field) -> None:
 
 def _check_text_given(form: TrainForm, field) -> None:
     i = _class_index(field)
-    if chosen_files(form.labelled_csv) or chosen_files(form[f"class_{i}_csv"]) or pasted_lines(field.data):
+    if chosen_files(form.labelled_csv) or chosen_files(form[f"class_{i}_files"]):
+        return
+    if pasted_lines(field.data):
         return
     raise ValidationError(
         f"Give class {i + 1} its examples: choose a CSV file, paste lines here, "

@@ -152,15 +152,15 @@ def _stage_upload(form: TrainForm, kind: str) -> str:
     prefix = staging_prefix(upload_id)
     files, chosen_names, pasted = [], {}, {}
     for i in range(form.class_count):
-        field = form[f"class_{i}_files"] if kind == "image" else form[f"class_{i}_csv"]
+        field = form[f"class_{i}_files"]
         chosen = chosen_files(field)
         chosen_names[field.name] = [f.filename for f in chosen]
         for n, upload in enumerate(chosen):
             key = f"{prefix}c{i}/{n:04d}.bin"
             storage.put_stream(key, upload.stream)
             files.append({"class_index": i, "key": key, "filename": upload.filename})
-        if kind == "text" and pasted_lines(form[f"class_{i}_pasted"].data):
-            pasted[str(i)] = form[f"class_{i}_pasted"].data
+        if kind == "text" and pasted_lines(form[f"class_{i}_text"].data):
+            pasted[str(i)] = form[f"class_{i}_text"].data
     labelled = None
     if kind == "text" and chosen_files(form.labelled_csv):
         upload = chosen_files(form.labelled_csv)[0]
@@ -209,7 +209,7 @@ def _refill_from_rejected(form: TrainForm, upload_id: str) -> list[str]:
     for i, name in enumerate(entries.get("class_names", [])[: form.class_count]):
         form[f"class_{i}_name"].data = name
         if form.kind == "text":
-            form[f"class_{i}_pasted"].data = entries.get("pasted", {}).get(str(i), "")
+            form[f"class_{i}_text"].data = entries.get("pasted", {}).get(str(i), "")
     general = []
     for problem in status.problems:
         message = problem.get("message") or problem.get("reason", "")
