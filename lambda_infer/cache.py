@@ -136,7 +136,7 @@ class ModelCache:
     def size_bytes(self) -> int:
         return sum(entry.size_bytes for entry in self._models.values())
 
-    def cached_keys(self) -> list[tuple[str, str]]:
-        """(project, version) of every cached model, least recently used first."""
+    def cached_keys(self) -> list[tuple[str, str, str]]:
+        """(storage url, project, version) of every cached model, least recently used first."""
         with self._lock:
-            return [(project_id, version) for _, project_id, version in self._models]
+            return list(self._models)
