@@ -115,12 +115,26 @@ def decode_text_file(data: bytes, filename: str, max_bytes: int, full_size: int 
     return DecodedText(text=text, encoding=encoding, note=note)
 
 
+def _unquote(line: str) -> str:
+    """A one-column line as a spreadsheet writes it: quoted when it holds commas or quotes.
+    Only a quote pair around the whole line counts, so a stray quote never swallows the
+    lines after it."""
+    stripped = line.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        return stripped[1:-1].replace('""', '"')
+    return line
+
+
+def _lines(text: str) -> list[tuple[int, list[str]]]:
+    return [(number, [_unquote(line)]) for number, line in enumerate(text.splitlines(), start=1)]
+
+
 def _records(text: str, max_chars: int) -> list[tuple[int, list[str]]]:
     """(row number, cells) for every record, with the delimiter sniffed; lines if none."""
     try:
         dialect = csv.Sniffer().sniff(text[:_SNIFF_CHARS], delimiters=_DELIMITERS)
     except csv.Error:
-        return [(number, [line]) for number, line in enumerate(text.splitlines(), start=1)]
+        return _lines(text)
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     records = []
     number = 0
@@ -138,7 +152,7 @@ def _records(text: str, max_chars: int) -> list[tuple[int, list[str]]]:
     widths = {len(cells) for _, cells in records if any(c.strip() for c in cells)}
     if len(widths) > 1:
         # The "delimiter" is punctuation inside free text: one text per line.
-        return [(number, [line]) for number, line in enumerate(text.splitlines(), start=1)]
+        return _lines(text)
     return records
 
 
