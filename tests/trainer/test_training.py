@@ -95,7 +95,7 @@ def test_metrics_hold_every_key_the_website_renders(storage: Storage, worker: Wo
 @pytest.mark.slow
 def test_misclassified_lists_each_wrong_validation_sample(storage: Storage, worker: Worker) -> None:
     # Two classes drawn from the same distribution: about half the validation set is wrong.
-    drawn = shapes(20, seed=14, classes=("circle",))["circle"]
+    drawn = shapes(60, seed=14, classes=("circle",))["circle"]
     manifest = write_image_dataset(storage, {"left": drawn[::2], "right": drawn[1::2]})
     _, meta = _train(storage, worker, manifest)
     truth = {s.sha256: s.class_index for s in manifest.samples}
