@@ -12,6 +12,7 @@ import time
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
     g,
@@ -19,7 +20,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -420,11 +420,11 @@ def sample_image(project_id: str, dataset_id: str, sha256: str):
     sample = next((s for s in manifest.samples if s.sha256 == sha256), None) if manifest else None
     if sample is None or project.kind != "image":
         abort(404)
-    stream = services().storage.open(sample_key(project.id, dataset_id, sample))
+    # Stored samples are shrunk to a few tens of kB (image_store_side), so one read is fine.
+    data = services().storage.get(sample_key(project.id, dataset_id, sample))
     mimetype = mimetypes.guess_type(f"x.{sample.ext}")[0] or "application/octet-stream"
-    response = send_file(stream, mimetype=mimetype, max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    # Samples are immutable (named by their hash): the browser may keep them, privately.
+    return Response(data, mimetype=mimetype, headers={"Cache-Control": "private, max-age=86400"})
 
 
 @bp.route("/projects/<project_id>/retrain", methods=["POST"])
