@@ -52,7 +52,7 @@ Progress = Callable[[int, int], None]
 DEFAULT_FEATURIZERS = {"image": "lite0", "text": "minilm"}
 _ID = re.compile(r"[0-9a-f]{16}")
 # Decoding releases the GIL and S3 reads wait on the network, so a few threads per core pay.
-_WORKERS = max(4, 2 * (os.cpu_count() or 1))
+DEFAULT_WORKERS = max(4, 2 * (os.cpu_count() or 1))
 _PROGRESS_EVERY = 50
 _MAX_PROBLEMS_PER_FIELD = 20
 _MAX_ROWS_LISTED = 10
@@ -259,10 +259,10 @@ def _normalize_staged(storage: Storage, settings: Settings, staged: StagedFile
 
 
 def _image_candidates(request: PreprocessRequest, storage: Storage, settings: Settings,
-                      findings: _Findings, progress: Progress) -> list[_Candidate]:
+                      findings: _Findings, progress: Progress, workers: int) -> list[_Candidate]:
     candidates = []
     total = len(request.files)
-    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="preprocess") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix="preprocess") as pool:
         results = pool.map(lambda staged: _normalize_staged(storage, settings, staged), request.files)
         for done, (staged, result) in enumerate(zip(request.files, results, strict=True), start=1):
             index = staged.class_index or 0
@@ -511,7 +511,8 @@ def _build_manifest(request: PreprocessRequest, dataset_id: str, candidates: lis
         featurizer=request.featurizer, augment=request.augment, notes=notes)
 
 
-def _write_samples(storage: Storage, manifest: DatasetManifest, candidates: list[_Candidate]) -> None:
+def _write_samples(storage: Storage, manifest: DatasetManifest, candidates: list[_Candidate],
+                   workers: int) -> None:
     if manifest.kind != "image":
         return  # text rows live in the manifest itself
 
@@ -521,7 +522,7 @@ def _write_samples(storage: Storage, manifest: DatasetManifest, candidates: list
         storage.put(sample_key(manifest.project_id, manifest.dataset_id, sample), data)
 
     by_hash = {c.sha256: c for c in candidates}
-    with ThreadPoolExecutor(_WORKERS, thread_name_prefix="preprocess-put") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix="preprocess-put") as pool:
         list(pool.map(write, [(s, by_hash[s.sha256]) for s in manifest.samples]))
 
 
@@ -558,7 +559,7 @@ def _start_trainer(settings: Settings, notes: list[str]) -> None:
 
 
 def preprocess(request: PreprocessRequest | dict, storage: Storage, settings: Settings,
-               progress: Progress | None = None) -> dict:
+               progress: Progress | None = None, workers: int = DEFAULT_WORKERS) -> dict:
     """Validate, normalize, split and snapshot one upload, then queue its training job.
 
     Returns ``{"ok": True, "project_id", "dataset_id", "job_id", "notes", "counts"}``.
@@ -574,7 +575,7 @@ def preprocess(request: PreprocessRequest | dict, storage: Storage, settings: Se
     existing = _check_project(request, storage, settings, findings)
     candidates = _base_candidates(request, storage, findings)
     if request.kind == "image":
-        candidates += _image_candidates(request, storage, settings, findings, progress)
+        candidates += _image_candidates(request, storage, settings, findings, progress, workers)
     else:
         candidates += _text_candidates(request, storage, settings, findings, progress)
     candidates = _deduplicate(candidates, request.class_names, request.kind, findings)
@@ -587,7 +588,7 @@ def preprocess(request: PreprocessRequest | dict, storage: Storage, settings: Se
     manifest = _build_manifest(request, dataset_id, candidates, settings, findings.notes)
     created_project = False
     try:
-        _write_samples(storage, manifest, candidates)
+        _write_samples(storage, manifest, candidates, workers)
         write_manifest(storage, manifest)
         created_project = _save_project(request, storage, existing)
         job = submit_job(storage, request.project_id, dataset_id, request.kind,
