@@ -128,6 +128,7 @@ def test_inference_image_bakes_every_backbone_where_serving_looks(resources):
     cache = render(resources["InferFunction"]["Properties"]["Environment"]["Variables"]["TEACHBOX_CACHE_DIR"])
     for name in list_featurizers():
         assert f"create_featurizer('{name}', '{cache}')" in exported
+    assert ("RUN", f"chmod -R a+rX {cache}") in export  # Lambda's user is not the exporter
     assert ("COPY", f"--from=export {cache} {cache}") in serving
     assert ("ENV", f"TEACHBOX_CACHE_DIR={cache}") in serving
 
