@@ -61,7 +61,7 @@ def test_too_few_images_are_refused_next_to_the_class_and_nothing_is_stored(proj
 def test_duplicate_and_missing_class_names_are_each_shown_next_to_their_field(projects):
     page = projects.upload_images("Fruit", {"Red": class_images(0, 10), "red": class_images(1, 10),
                                             "": class_images(2, 10)}).get_data(as_text=True)
-    assert "Class 1 is already called &#39;red&#39;; give each class its own name." in _field_block(
+    assert "Class 1 is already called &#39;Red&#39;; give each class its own name." in _field_block(
         page, "class_1_name")
     assert "Name class 3." in _field_block(page, "class_2_name")
 

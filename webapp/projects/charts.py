@@ -8,22 +8,23 @@ from __future__ import annotations
 
 __all__ = ["confusion_heatmap", "learning_curves"]
 
-_CELL = 44
-_LABEL = 110
+_LABEL = 96
 
 
 def confusion_heatmap(confusion: list[list[int]], class_names: list[str]) -> dict:
     """Cells of the confusion matrix (rows true, columns predicted), shaded by the share of
     their row, so a small class's mistakes show as clearly as a large one's."""
     n = len(class_names)
+    # Two classes get large cells, ten get small ones: the matrix stays about 320 px wide.
+    cell = max(40, min(90, 320 // max(n, 1)))
     cells = []
     for row, counts in enumerate(confusion):
         total = sum(counts) or 1
         for col, count in enumerate(counts):
             share = count / total
             cells.append({
-                "x": _LABEL + col * _CELL,
-                "y": _LABEL + row * _CELL,
+                "x": _LABEL + col * cell,
+                "y": _LABEL + row * cell,
                 "count": count,
                 "opacity": round(0.08 + 0.92 * share, 3) if count else 0.03,
                 "correct": row == col,
@@ -31,11 +32,11 @@ def confusion_heatmap(confusion: list[list[int]], class_names: list[str]) -> dic
                 "title": f"true {class_names[row]}, predicted {class_names[col]}: {count}",
             })
     return {
-        "size": _LABEL + n * _CELL + 4,
-        "cell": _CELL,
+        "size": _LABEL + n * cell + 4,
+        "cell": cell,
         "label_offset": _LABEL,
         "cells": cells,
-        "labels": [{"name": name, "pos": _LABEL + i * _CELL + _CELL / 2}
+        "labels": [{"name": name, "pos": _LABEL + i * cell + cell / 2}
                    for i, name in enumerate(class_names)],
     }
 

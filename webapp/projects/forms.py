@@ -113,11 +113,13 @@ class TrainForm(FlaskForm):
     def _check_distinct_names(self) -> bool:
         seen: dict[str, int] = {}
         ok = True
-        for i, name in enumerate(self.class_names()):
+        names = self.class_names()
+        for i, name in enumerate(names):
             key = name.casefold()
             if key and key in seen:
+                first = seen[key]
                 self[f"class_{i}_name"].errors.append(
-                    f"Class {seen[key] + 1} is already called '{name}'; give each class its own name."
+                    f"Class {first + 1} is already called '{names[first]}'; give each class its own name."
                 )
                 ok = False
             seen.setdefault(key, i)

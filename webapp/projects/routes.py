@@ -466,11 +466,16 @@ def promote(project_id: str):
 def predict(project_id: str):
     project = get_project_or_404(project_id)
     form = PredictForm()
-    result, error = None, ""
+    result, error, shown_image = None, "", ""
     if form.validate_on_submit():
         if project.kind == "image":
             chosen = chosen_files(form.image)
-            inputs = [{"image_b64": base64.b64encode(chosen[0].read()).decode()}] if chosen else []
+            encoded = base64.b64encode(chosen[0].read()).decode() if chosen else ""
+            inputs = [{"image_b64": encoded}] if chosen else []
+            if chosen:
+                # Shown back beside the answer; only image types, so it can only ever be an <img>.
+                mimetype = chosen[0].mimetype if chosen[0].mimetype.startswith("image/") else "image/png"
+                shown_image = f"data:{mimetype};base64,{encoded}"
             missing = "Choose an image, drop one here, or take a webcam snapshot."
         else:
             text = (form.text.data or "").strip()
@@ -487,4 +492,5 @@ def predict(project_id: str):
                 error = failure.message
     status = 400 if error else 200
     return render_template("projects/predict.html", project=project, form=form, result=result,
-                           error=error, current=current_version(services().storage, project.id)), status
+                           error=error, shown_image=shown_image if result else "",
+                           current=current_version(services().storage, project.id)), status
