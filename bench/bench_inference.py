@@ -117,14 +117,18 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def timed(call: Callable[[], object], runs: int, warmup: int = 5) -> list[float]:
-    for _ in range(warmup):
-        call()
-    times = []
+def timed(calls: dict[str, Callable[[], object]], runs: int, warmup: int = 5) -> dict[str, list[float]]:
+    """Milliseconds per call of each of ``calls``, interleaved round by round so that every
+    one of them sees the same machine load (the cores are shared; ratios stay fair)."""
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1e3)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - start) * 1e3)
     return times
 
 
@@ -173,35 +177,36 @@ def main() -> None:
         # Bare backbone passes: the ONNX graphs alone, on input already decoded / tokenized.
         image_session = load_onnx_session("lite0", "1", Path(settings.cache_dir), settings.onnx_threads)
         pixels = load_image_array(image)[None]
-        bare_image = timed(lambda: image_session.run(["features"], {"pixels": pixels}), args.runs)
         text_session = load_onnx_session("minilm", "1", Path(settings.cache_dir), settings.onnx_threads)
-        encoding = load_tokenizer().encode(text)
-        ids_array = np.array([encoding.ids], dtype=np.int64)
+        ids_array = np.array([load_tokenizer().encode(text).ids], dtype=np.int64)
         mask = np.ones_like(ids_array)
-        bare_text = timed(lambda: text_session.run(["features"], {"input_ids": ids_array,
-                                                                  "attention_mask": mask}), args.runs)
-        decode = timed(lambda: load_image_array(image), args.runs)
-
-        warm = {
-            "image 427x320 JPEG": timed(lambda: predict(ids["image"], [image], storage, settings), args.runs),
-            "image 2016x1512 JPEG": timed(lambda: predict(ids["image"], [photo], storage, settings),
-                                          max(args.runs // 4, 20)),
-            "text 13 words": timed(lambda: predict(ids["text"], [text], storage, settings), args.runs),
-        }
-        current = timed(lambda: current_version(storage, ids["image"]), args.runs)
+        image_times = timed({
+            "bare lite0 session.run (1 image)":
+                lambda: image_session.run(["features"], {"pixels": pixels}),
+            "image decode+resize (427x320 JPEG)": lambda: load_image_array(image),
+            "warm predict, image 427x320 JPEG": lambda: predict(ids["image"], [image], storage, settings),
+        }, args.runs)
+        photo_times = timed({
+            "warm predict, image 2016x1512 JPEG": lambda: predict(ids["image"], [photo], storage, settings),
+        }, max(args.runs // 4, 20))
+        text_times = timed({
+            "bare minilm session.run (1 text)":
+                lambda: text_session.run(["features"], {"input_ids": ids_array, "attention_mask": mask}),
+            "warm predict, text 13 words": lambda: predict(ids["text"], [text], storage, settings),
+            "storage get current.json (local disk)": lambda: current_version(storage, ids["image"]),
+        }, args.runs)
 
         def row(what: str, times: list[float], note: str = "") -> None:
             rows.append((what, f"{percentile(times, 50):8.2f}", f"{percentile(times, 95):8.2f}", note))
 
-        bare_p50 = percentile(bare_image, 50)
-        row("bare lite0 session.run (1 image)", bare_image)
-        row("image decode+resize (427x320 JPEG)", decode)
-        for what, times in warm.items():
-            ratio = percentile(times, 50) / bare_p50 if what.startswith("image") else None
-            note = f"{ratio:.2f} x bare" if ratio else ("goal < 10 ms" if what.startswith("text") else "")
-            row(f"warm predict, {what}", times, note)
-        row("bare minilm session.run (1 text)", bare_text)
-        row("storage get current.json (local disk)", current)
+        bare_p50 = percentile(image_times["bare lite0 session.run (1 image)"], 50)
+        for what, times in {**image_times, **photo_times, **text_times}.items():
+            note = ""
+            if what.startswith("warm predict, image"):
+                note = f"{percentile(times, 50) / bare_p50:.2f} x bare (goal <= 1.2)"
+            elif what.startswith("warm predict, text"):
+                note = "goal < 10 ms"
+            row(what, times, note)
         for kind in ("image", "text"):
             c = cold[kind]
             rows.append((f"cold start {kind}: process total", f"{c['process_ms']:8.1f}", "",
@@ -212,8 +217,9 @@ def main() -> None:
                          "pulls scipy.stats" if c["scipy"] else "no scipy"))
             rows.append(("  first answer (load + predict)", f"{c['first_ms']:8.1f}", "", ""))
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nonnxruntime threads: {settings.onnx_threads}; warm runs: {args.runs}; "
-          f"cold starts: median of {args.cold_repeats}\n")
+          f"cold starts: median of {args.cold_repeats}; load average {load} on {os.cpu_count()} cores\n")
     print(f"{'measurement':44} {'p50 ms':>8} {'p95 ms':>8}  note")
     for what, p50, p95, note in rows:
         print(f"{what:44} {p50:>8} {p95:>8}  {note}")
