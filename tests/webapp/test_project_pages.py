@@ -14,7 +14,7 @@ import pytest
 
 from teachbox.bundles import current_version, list_versions
 from teachbox.datasets import load_manifest
-from teachbox.jobs import get_job, list_project_jobs, submit_job
+from teachbox.jobs import claim_next_job, get_job, list_project_jobs, mark_failed, submit_job
 from teachbox.settings import load_settings
 from teachbox.storage import LocalStorage
 from teachbox.users import create_user
@@ -83,6 +83,19 @@ def test_a_queued_job_shows_its_queue_position_and_can_be_cancelled(client, trai
         assert get_job(storage, job.job_id).state == "cancelled"
 
 
+def test_a_failed_job_shows_its_reason(client, trained, storage):
+    dataset_id = list_project_jobs(storage, trained.project_id)[0].dataset_id
+    job = submit_job(storage, trained.project_id, dataset_id, "image")
+    claim = claim_next_job(storage, "test-trainer")
+    assert claim is not None and claim.job.job_id == job.job_id
+    mark_failed(storage, claim, "Class 'red' has no readable images left.", retry=False)
+    page = f"/projects/{trained.project_id}/jobs/{job.job_id}"
+    body = client.get(f"{page}.json").get_json()
+    assert (body["state"], body["terminal"], body["next_url"]) == ("failed", True, "")
+    assert body["error"] == "Class 'red' has no readable images left."
+    assert "Class &#39;red&#39; has no readable images left." in client.get(page).get_data(as_text=True)
+
+
 def test_details_show_classes_counts_metrics_heatmap_and_curves(client, trained):
     page = client.get(f"/projects/{trained.project_id}/details").get_data(as_text=True)
     assert "Colours: model v1" in page
@@ -142,7 +155,29 @@ def test_retrain_makes_a_new_version_and_an_older_one_can_be_promoted(client, tr
     assert current_version(storage, project_id) == "v1"
 
 
+def test_adding_examples_keeps_the_earlier_ones_and_trains_a_new_version(app, client, trained, storage,
+                                                                       train_all):
+    form_page = client.get(f"/image/train?project={trained.project_id}").get_data(as_text=True)
+    assert 'value="Colours"' in form_page and 'value="red"' in form_page and 'value="blue"' in form_page
+    token = csrf_token(client, f"/image/train?project={trained.project_id}")
+    more = [(io.BytesIO(make_image(5000 + n, (220, 30, 30))), f"more{n}.png") for n in range(3)]
+    response = client.post("/image/train", content_type="multipart/form-data", data={
+        "csrf_token": token, "project": trained.project_id, "project_name": "Colours", "num_classes": "2",
+        "class_0_name": "red", "class_1_name": "blue",
+        "class_0_files": more,
+    })
+    status = ProjectActions(app, client).finished_upload(response)
+    assert status.state == "queued", status.problems
+    assert status.project_id == trained.project_id
+    counts = load_manifest(storage, trained.project_id, status.dataset_id).counts()
+    assert sum(counts["red"].values()) == 13 and sum(counts["blue"].values()) == 10
+    train_all()
+    assert get_job(storage, status.job_id).state == "succeeded"
+
+
 OWNER_ROUTES = [
+    ("get", "/image/train?project={p}"),
+    ("post", "/image/train?project={p}"),
     ("get", "/projects/{p}"),
     ("get", "/projects/{p}/details"),
     ("get", "/projects/{p}/details?version=v1"),

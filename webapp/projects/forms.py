@@ -65,12 +65,17 @@ class TrainForm(FlaskForm):
     num_classes = IntegerField("Number of classes")
     labelled_csv = FileField("Or one CSV with a label column for every class")
     augment = BooleanField("Augment images (flips, crops) while training")
+    # Set when adding examples to an existing project: its earlier examples count too.
+    project = HiddenField()
     resize = SubmitField("Show class fields")
     submit = SubmitField("Upload and train")
 
-    def __init__(self, kind: str, num_classes: int, settings: Settings, **kwargs) -> None:
+    def __init__(self, kind: str, num_classes: int, settings: Settings, extending: bool = False,
+                 **kwargs) -> None:
         self.kind = kind
         self.settings = settings
+        # With earlier examples the minimum is checked by preprocess on the combined dataset.
+        self.extending = extending
         low, high = class_limits(kind, settings)
         self.class_count = min(max(num_classes, low), high)
         extra = []
@@ -145,7 +150,7 @@ def _check_image_count(form: TrainForm, field) -> None:
     low, high = form.settings.image_min_per_class, form.settings.image_max_per_class
     index = _class_index(field)
     name = (form[f"class_{index}_name"].data or "").strip() or f"class {index + 1}"
-    if count < low:
+    if count < low and not form.extending:
         raise ValidationError(
             f"'{name}' has {count} image{'s' if count != 1 else ''}; add at least {low - count} more "
             f"({low}-{high} per class)."
@@ -158,7 +163,7 @@ def _check_image_count(form: TrainForm, field) -> None:
 
 def _check_text_given(form: TrainForm, field) -> None:
     i = _class_index(field)
-    if chosen_files(form.labelled_csv) or chosen_files(form[f"class_{i}_files"]):
+    if form.extending or chosen_files(form.labelled_csv) or chosen_files(form[f"class_{i}_files"]):
         return
     if pasted_lines(field.data):
         return

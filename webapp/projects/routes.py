@@ -144,11 +144,16 @@ def _requested_class_count(kind: str) -> int:
         return low
 
 
-def _stage_upload(form: TrainForm, kind: str) -> str:
+def _latest_dataset_id(project: Project) -> str:
+    jobs = list_project_jobs(services().storage, project.id)
+    return jobs[0].dataset_id if jobs else ""
+
+
+def _stage_upload(form: TrainForm, kind: str, existing: Project | None) -> str:
     """Stream every chosen file to staging, record the entries (to refill the form if
     preprocess rejects it), and hand the upload to preprocess in the background."""
     storage, invoker = services().storage, services().invoker
-    project_id, upload_id = new_id(), new_id()
+    project_id, upload_id = (existing.id if existing else new_id()), new_id()
     prefix = staging_prefix(upload_id)
     files, chosen_names, pasted = [], {}, {}
     for i in range(form.class_count):
@@ -175,6 +180,7 @@ def _stage_upload(form: TrainForm, kind: str) -> str:
         "pasted": pasted,
         "augment": bool(form.augment.data),
         "files": chosen_names,
+        "project": existing.id if existing else "",
     })
     write_upload_status(storage, UploadStatus(
         upload_id=upload_id, project_id=project_id, owner=g.user.username,
@@ -190,7 +196,9 @@ def _stage_upload(form: TrainForm, kind: str) -> str:
         "files": files,
         "pasted": pasted,
         "labelled_csv": labelled,
-        "options": {"featurizer": "", "augment": bool(form.augment.data)},
+        "options": {"featurizer": existing.featurizer if existing else "",
+                    "augment": bool(form.augment.data)},
+        "base_dataset_id": _latest_dataset_id(existing) if existing else "",
     })
     _logger.info("upload %s: %d files staged for project %s", upload_id, len(files), project_id)
     return upload_id
@@ -205,6 +213,7 @@ def _refill_from_rejected(form: TrainForm, upload_id: str) -> list[str]:
     except ObjectNotFound:
         entries = {}
     form.project_name.data = entries.get("project_name", "")
+    form.project.data = entries.get("project", "")
     form.augment.data = entries.get("augment", False)
     for i, name in enumerate(entries.get("class_names", [])[: form.class_count]):
         form[f"class_{i}_name"].data = name
@@ -237,20 +246,35 @@ def train(kind: str):
     settings = services().settings
     retry = request.args.get("retry", "")
     count = _requested_class_count(kind)
+    entries: dict = {}
     if retry and request.method == "GET":
         try:
             entries = services().storage.get_json(_entries_key(retry))
             count = entries.get("num_classes", count)
         except ObjectNotFound:
             pass
-    form = TrainForm(kind, count, settings)
+    existing = None
+    project_id = request.values.get("project") or entries.get("project", "")
+    if project_id:
+        existing = get_project_or_404(project_id)
+        if existing.kind != kind:
+            abort(404)
+        if request.method == "GET" and not retry and "num_classes" not in request.args:
+            count = len(existing.class_names)
+    form = TrainForm(kind, count, settings, extending=existing is not None)
+    if existing and request.method == "GET" and not retry:
+        form.project.data = existing.id
+        form.project_name.data = existing.name
+        for i, name in enumerate(existing.class_names[: form.class_count]):
+            form[f"class_{i}_name"].data = name
     general: list[str] = []
     if request.method == "POST" and form.resize.data:
         # The no-JavaScript second step: re-render with the chosen number of class fields.
         form.num_classes.data = form.class_count
-        return render_template("projects/train.html", form=form, kind=kind, general=general)
+        return render_template("projects/train.html", form=form, kind=kind, general=general,
+                               existing=existing)
     if form.validate_on_submit():
-        upload_id = _stage_upload(form, kind)
+        upload_id = _stage_upload(form, kind, existing)
         target = url_for("projects.upload_page", upload_id=upload_id)
         if wants_json():
             return jsonify({"upload_id": upload_id, "page_url": target,
@@ -264,7 +288,8 @@ def train(kind: str):
         return jsonify({"error": "validation_failed",
                         "message": "Some fields need attention; see the messages next to them.",
                         "fields": errors}), 400
-    return render_template("projects/train.html", form=form, kind=kind, general=general)
+    return render_template("projects/train.html", form=form, kind=kind, general=general,
+                           existing=existing)
 
 
 def _upload_payload(status: UploadStatus) -> dict:
