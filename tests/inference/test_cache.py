@@ -10,7 +10,7 @@ import pytest
 from lambda_infer import predict
 from lambda_infer.cache import ModelCache, estimate_model_bytes
 from teachbox.errors import NotFound
-from teachbox.storage import Storage
+from teachbox.storage import S3Storage, Storage
 from tests.inference.conftest import TrainedProject, train, write_dataset
 
 pytestmark = pytest.mark.slow
@@ -142,3 +142,18 @@ def _model_size(trained: TrainedProject) -> int:
 
 def _key(trained: TrainedProject) -> tuple[str, str, str]:
     return (trained.storage.url, trained.project.id, trained.version)
+
+
+def test_a_model_in_s3_answers_like_the_same_model_on_disk(
+    trained_text: TrainedProject, s3_storage: S3Storage
+) -> None:
+    for key in trained_text.storage.list(f"projects/{trained_text.project.id}/"):
+        s3_storage.put(key, trained_text.storage.get(key))
+    cache = _cache(trained_text)
+    project_id, settings = trained_text.project.id, trained_text.settings
+
+    from_disk = predict(project_id, HAPPY, trained_text.storage, settings, cache=cache)
+    from_s3 = predict(project_id, HAPPY, s3_storage, settings, cache=cache)
+
+    assert from_s3["predictions"] == from_disk["predictions"]
+    assert cache.loads == 2  # one model per storage: the same project id elsewhere is another model
