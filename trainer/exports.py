@@ -97,6 +97,10 @@ def _ignore_tracing_warnings() -> None:
                             DeprecationWarning)
     warnings.filterwarnings("ignore", module=r"torch\.onnx")
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    # TorchScript is deprecated upstream but is still what users ask to download (issue 5).
+    warnings.filterwarnings("ignore", r"`torch\.jit\.trace", FutureWarning)
+    # Tracing probes every attribute of the BERT module, tripping transformers' deprecations.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
 
 
 def export_onnx_file(model: FullModel, kind: str, path: Path) -> None:

@@ -350,6 +350,8 @@ def train_job(
     if chosen.inputs != [INPUT_EMBEDDING]:
         embedding_only = [c for c in candidates if c.inputs == [INPUT_EMBEDDING]]
         export_head = _best(embedding_only).fit.head
+        files["export_head.npz"] = export_head.to_npz()
+        head_meta["export_weights"] = "export_head.npz"
         head_meta["exports_note"] = (
             "The downloadable exports use the embeddings-only head "
             f"(validation accuracy {_best(embedding_only).val_acc:.3f}); n-gram features are "
@@ -502,10 +504,18 @@ class Worker:
 
     def write_exports(self, trained: TrainedModel, beat: JobHeartbeat) -> None:
         """The downloadable ONNX / TorchScript / class list, after promotion (not needed to
-        serve, and slow: the backbone is traced again)."""
+        serve, and slow: the backbone is traced again). The model is already promoted and
+        serving, so a failed export is reported with the job instead of failing it."""
         from trainer.exports import write_exports
 
-        write_exports(self.storage, trained.meta, trained.export_head or trained.head,
-                      self.settings.cache_dir)
+        try:
+            write_exports(self.storage, trained.meta, trained.export_head or trained.head,
+                          self.settings.cache_dir)
+        except Exception as error:
+            _logger.exception("job %s: exports failed", trained.meta.job_id)
+            trained.summary["exports_error"] = (
+                f"The model works, but its downloads could not be written ({type(error).__name__}: "
+                f"{error}); retrain to try again."
+            )
         beat.update("saving", 1.0)
 

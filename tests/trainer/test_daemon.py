@@ -125,7 +125,7 @@ def test_heartbeat_reports_phase_percent_and_time_left(storage: Storage, trainer
 def test_sigterm_releases_the_job_so_another_trainer_takes_it_at_once(
     storage: Storage, trainer_settings: Settings, tmp_path: Path
 ) -> None:
-    manifest = write_image_dataset(storage, shapes(80, seed=26))
+    manifest = write_image_dataset(storage, shapes(50, seed=26, classes=("square", "triangle")))
     job = submit(storage, manifest)
     trainer = start_trainer(trainer_settings, tmp_path / "trainer.log")
     try:
