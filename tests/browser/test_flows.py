@@ -82,6 +82,12 @@ def test_image_project_from_upload_to_prediction(session_factory, trainer):
     assert page.inner_text("#top-label").startswith("red")
     assert page.locator(".bars meter").count() == 2
     session.shot("prediction")
+
+    page.click("nav >> text=Projects")
+    assert page.locator(".project-card").count() == 1
+    page.click(".project-card a")
+    assert page.locator("text=Model versions").count() == 1
+    session.shot("project-page")
     assert session.console_errors == []
 
 
@@ -129,6 +135,16 @@ def test_class_fields_follow_the_number_of_classes_at_once(session_factory):
     page.fill("#num_classes", "3")
     assert page.locator(".class-block").count() == 3
     session.shot("five-then-three-classes")
+
+
+def test_the_train_page_fits_a_phone_screen(session_factory):
+    session = session_factory()
+    page = session.page
+    session.register("sophie")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/image/train")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    session.shot("phone-width")
 
 
 def test_form_errors_appear_next_to_their_fields_without_leaving_the_page(session_factory):
