@@ -23,22 +23,25 @@ PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "REGION", "AWS::AccountId": "A
           "AWS::StackName": "STACK"}
 
 
-def render(value: Any) -> Any:
-    """``value`` with intrinsics turned into plain strings (lists stay lists)."""
+def render(value: Any, values: dict[str, str] | None = None) -> Any:
+    """``value`` with intrinsics turned into plain strings (lists stay lists). ``values`` gives
+    what a reference becomes (``{"Bucket": "my-bucket"}``); the stand-ins above otherwise."""
     if isinstance(value, list):
-        return [render(item) for item in value]
+        return [render(item, values) for item in value]
     if not isinstance(value, dict):
         return value
     if "Fn::Sub" in value:
-        return re.sub(r"\$\{([^}]+)\}", lambda m: _name(m.group(1)), value["Fn::Sub"])
+        return re.sub(r"\$\{([^}]+)\}", lambda m: _name(m.group(1), values), value["Fn::Sub"])
     if "Fn::GetAtt" in value:
-        return _name(".".join(value["Fn::GetAtt"]))
+        return _name(".".join(value["Fn::GetAtt"]), values)
     if "Ref" in value:
-        return _name(value["Ref"])
-    return {key: render(item) for key, item in value.items()}
+        return _name(value["Ref"], values)
+    return {key: render(item, values) for key, item in value.items()}
 
 
-def _name(reference: str) -> str:
+def _name(reference: str, values: dict[str, str] | None = None) -> str:
+    if values and reference in values:
+        return values[reference]
     if reference == "Bucket.Arn":
         return BUCKET_ARN
     if reference == "StoragePrefix":
@@ -60,13 +63,15 @@ def as_tuple(value: Any) -> tuple:
     return tuple(value) if isinstance(value, list) else (value,)
 
 
-def user_data(resources: dict) -> str:
+def user_data(resources: dict, values: dict[str, str] | None = None) -> str:
     data = resources["TrainerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
-    return render(data["Fn::Base64"])
+    return render(data["Fn::Base64"], values)
 
 
-def trainer_env_file(resources: dict) -> dict[str, str]:
-    body = re.search(r"cat > /etc/teachbox/trainer.env <<EOF\n(.*?)\nEOF\n", user_data(resources), re.S)
+def trainer_env_file(resources: dict, values: dict[str, str] | None = None) -> dict[str, str]:
+    """The trainer's /etc/teachbox/trainer.env as the user data writes it."""
+    script = user_data(resources, values)
+    body = re.search(r"cat > /etc/teachbox/trainer.env <<EOF\n(.*?)\nEOF\n", script, re.S)
     return dict(line.split("=", 1) for line in body.group(1).splitlines())
 
 

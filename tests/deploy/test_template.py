@@ -110,3 +110,9 @@ def test_public_inference_url_may_invoke_only_through_the_url(resources):
     assert permission == {"Action": "lambda:InvokeFunction", "FunctionName": "<InferFunction>",
                           "Principal": "*", "InvokedViaFunctionUrl": True}
     assert render(props["ReservedConcurrentExecutions"]) == "<InferReservedConcurrency>"
+
+
+def test_default_function_names_are_the_settings_defaults(template):
+    defaults = {name: p.get("Default") for name, p in template["Parameters"].items()}
+    assert defaults["PreprocessFunctionName"] == Settings().preprocess_function
+    assert defaults["InferFunctionName"] == Settings().infer_function
