@@ -96,13 +96,16 @@ def predict(
     for row, best in zip(probabilities, order, strict=True):
         top = [{"label": names[i], "probability": float(row[i])} for i in best]
         predictions.append({"label": top[0]["label"], "confidence": top[0]["probability"], "top": top})
+    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    _logger.debug("project %s %s answered %d input(s) in %.1f ms", project_id, model.meta.version,
+                  len(predictions), elapsed_ms)
     return {
         "ok": True,
         "project_id": project_id,
         "version": model.meta.version,
         "kind": model.meta.kind,
         "predictions": predictions,
-        "elapsed_ms": (time.perf_counter() - started) * 1000.0,
+        "elapsed_ms": elapsed_ms,
     }
 
 

@@ -38,13 +38,18 @@ def _env(trained: TrainedProject) -> dict[str, str]:
             "TEACHBOX_CACHE_DIR": trained.settings.cache_dir}
 
 
-@pytest.fixture
-def http_handler(trained_image: TrainedProject, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict], dict]:
-    for name, value in _env(trained_image).items():
+def _fresh_handler(trained: TrainedProject, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict], dict]:
+    """The handler of a new Lambda container configured for ``trained``'s storage."""
+    for name, value in _env(trained).items():
         if name.startswith("TEACHBOX_"):
             monkeypatch.setenv(name, value)
     monkeypatch.setattr(handler_module, "_state", None)
     return lambda event: handler_module.handler(event, None)
+
+
+@pytest.fixture
+def http_handler(trained_image: TrainedProject, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict], dict]:
+    return _fresh_handler(trained_image, monkeypatch)
 
 
 def _image(trained: TrainedProject, class_index: int) -> bytes:
@@ -96,6 +101,22 @@ def test_a_multipart_upload_through_the_function_url_is_answered_in_order(
 
     assert response["statusCode"] == 200
     assert [p["label"] for p in response_json(response)["predictions"]] == ["square", "circle"]
+
+
+def test_a_server_side_failure_is_a_500_without_traceback_or_path(
+    trained_image: TrainedProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = trained_image.copy_to(tmp_path / "data")
+    project.storage.put(f"projects/{project.project.id}/models/v1/head.npz", b"damaged on disk")
+    _, token = create_token(project.storage, project.project.id, "alice", "tests")
+    body = {"image_b64": base64.b64encode(_image(project, 0)).decode()}
+
+    response = _fresh_handler(project, monkeypatch)(json_event(project.project.id, body, token=token))
+
+    assert response["statusCode"] == 500
+    assert response_json(response) == {
+        "error": "internal_error", "message": "The prediction failed on our side; try again in a moment."}
+    assert str(tmp_path) not in response["body"] and "Traceback" not in response["body"]
 
 
 def test_teachbox_predict_prints_one_answer_per_file(trained_image: TrainedProject, tmp_path: Path) -> None:
