@@ -1,0 +1,179 @@
+"""Training speed: time from job claimed to model promoted, against one bare featurizer pass.
+
+Run: ``.venv/bin/python bench/bench_training.py [--cases image-2x10,text-3x1000] [--threads N]``
+on an idle machine. Each case runs in its own process (so peak RSS is the case's own), on
+fresh data with an empty feature cache, through the real worker: load dataset, featurize,
+fit the candidate heads, evaluate, write the bundle, promote. Then, in the same process and
+on the same inputs, one bare ``featurizer.featurize`` pass, and a retrain of the same dataset
+(every feature cached). Exports are written after promotion and timed on their own.
+
+Goals (issue 5): image 2x10 under 3 s; image 10x100 and text 3x1000 within 1.3x of the
+bare pass; peak RSS under 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from teachbox.datasets import (
+    DatasetManifest,
+    Sample,
+    sample_key,
+    sha256_hex,
+    stratified_split,
+    write_manifest,
+)
+from teachbox.jobs import claim_next_job, submit_job
+from teachbox.settings import load_settings
+from teachbox.storage import LocalStorage
+from trainer.daemon import configure_threads, warm_up
+from trainer.worker import JobHeartbeat, Worker, train_job
+
+CASES = ("image-2x10", "image-10x10", "image-10x100", "text-2x100", "text-3x1000")
+_TOPIC_WORDS = {
+    "sport": "match goal team coach league striker referee season score cup final win".split(),
+    "cooking": "oven garlic butter recipe stew bake onion simmer sauce flour taste pan".split(),
+    "weather": "rain forecast cloud wind storm sunny fog cold breeze snow humid sky".split(),
+}
+_COMMON = "the a today we it was very and then of in on after before with".split()
+
+
+def _polygon_image(sides: int, rng: random.Random) -> bytes:
+    """A 427x320 JPEG (the size preprocess stores) with one regular polygon of ``sides``."""
+    image = Image.new("RGB", (427, 320), tuple(rng.randrange(150, 256) for _ in range(3)))
+    radius = rng.randint(50, 130)
+    cx, cy = rng.randint(radius, 427 - radius), rng.randint(radius, 320 - radius)
+    turn = rng.random() * math.tau
+    points = [(cx + radius * math.cos(turn + math.tau * k / sides),
+               cy + radius * math.sin(turn + math.tau * k / sides)) for k in range(sides)]
+    ImageDraw.Draw(image).polygon(points, fill=tuple(rng.randrange(0, 120) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _sentence(topic: str, rng: random.Random) -> str:
+    words = [rng.choice(_TOPIC_WORDS[topic] if rng.random() < 0.4 else _COMMON)
+             for _ in range(rng.randint(6, 30))]
+    return " ".join(words).capitalize() + f" ({rng.randrange(10**6)})."
+
+
+def _write_dataset(
+    storage: LocalStorage, kind: str, classes: int, per_class: int, seed: int
+) -> DatasetManifest:
+    rng = random.Random(seed)
+    if kind == "image":
+        names = [f"{sides}-gon" for sides in range(3, 3 + classes)]
+        data = [[_polygon_image(3 + c, rng) for _ in range(per_class)] for c in range(classes)]
+    else:
+        names = list(_TOPIC_WORDS)[:classes]
+        data = [[_sentence(name, rng).encode() for _ in range(per_class)] for name in names]
+    val_fraction = 0.3 if kind == "text" else (0.2 if per_class <= 10 else 0.3)
+    splits = stratified_split([[sha256_hex(d) for d in items] for items in data], val_fraction)
+    samples = []
+    for c, items in enumerate(data):
+        for row, (item, split) in enumerate(zip(items, splits[c], strict=True)):
+            sample = Sample(class_index=c, split=split, sha256=sha256_hex(item), size=len(item),
+                            source=f"item {row}", ext="jpg" if kind == "image" else "",
+                            text=item.decode() if kind == "text" else "")
+            if kind == "image":
+                storage.put(sample_key("bench", "d1", sample), item)
+            samples.append(sample)
+    manifest = DatasetManifest(dataset_id="d1", project_id="bench", kind=kind, class_names=names,
+                               samples=samples, val_fraction=val_fraction,
+                               featurizer="lite0" if kind == "image" else "minilm")
+    write_manifest(storage, manifest)
+    return manifest
+
+
+def run_case(case: str, cache_dir: str, threads: int | None) -> dict:
+    kind, size = case.split("-")
+    classes, per_class = (int(n) for n in size.split("x"))
+    work = Path(tempfile.mkdtemp(prefix="bench-training-"))
+    overrides = {"onnx_threads": threads} if threads else {}
+    settings = load_settings(storage=f"file://{work}", cache_dir=cache_dir, **overrides)
+    shutil.rmtree(Path(cache_dir, "features"), ignore_errors=True)  # the graphs stay, features go
+    storage = LocalStorage(work)
+    configure_threads()
+    warm_up(settings)  # what a running daemon has already paid
+    manifest = _write_dataset(storage, kind, classes, per_class, seed=zlib.crc32(case.encode()))
+    worker = Worker(storage, settings, trainer_id="bench")
+
+    rss_at_promotion: list[float] = []
+
+    def train_once(export: bool) -> tuple[float, object]:
+        submit_job(storage, "bench", "d1", kind, featurizer=manifest.featurizer)
+        claim = claim_next_job(storage, "bench")
+        started = time.perf_counter()
+        with JobHeartbeat(storage, claim, settings.heartbeat_seconds) as beat:
+            trained = train_job(storage, settings, claim, beat)
+            promoted = time.perf_counter() - started
+            rss_at_promotion.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            exports_started = time.perf_counter()
+            if export:
+                worker.write_exports(trained, beat)
+        trained.meta.timings["exports_s"] = time.perf_counter() - exports_started
+        return promoted, trained
+
+    first, trained = train_once(export=True)
+    if kind == "image":
+        inputs = [storage.get(sample_key("bench", "d1", s)) for s in manifest.samples]
+    else:
+        inputs = [s.text for s in manifest.samples]
+    started = time.perf_counter()
+    trained.featurizer.featurize(inputs)
+    bare = time.perf_counter() - started
+    retrain, _ = train_once(export=False)
+    shutil.rmtree(work)
+    return {
+        "case": case, "threads": settings.onnx_threads, "promoted_s": first, "bare_s": bare,
+        "ratio": first / bare, "retrain_s": retrain, "exports_s": trained.meta.timings["exports_s"],
+        "accuracy": trained.meta.metrics["accuracy"], "head": f"{trained.meta.head['type']} on "
+        + "+".join(trained.meta.head["inputs"]),
+        "rss_promoted_mb": rss_at_promotion[0],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: setting)")
+    parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "teachbox-bench-cache"))
+    parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case, print JSON
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case, args.cache_dir, args.threads)))
+        return
+    header = (f"{'case':<13} {'thr':>3} {'claim->promoted s':>17} {'bare pass s':>11} {'ratio':>6} "
+              f"{'retrain s':>9} {'exports s':>9} {'val acc':>7} {'RSS MB at promotion':>19} "
+              f"{'peak RSS MB':>11}  head")
+    print(header)
+    print("-" * len(header))
+    for case in args.cases.split(","):
+        command = [sys.executable, __file__, "--case", case, "--cache-dir", args.cache_dir]
+        if args.threads:
+            command += ["--threads", str(args.threads)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        r = json.loads(output.strip().splitlines()[-1])
+        print(f"{r['case']:<13} {r['threads']:>3} {r['promoted_s']:>17.2f} {r['bare_s']:>11.2f} "
+              f"{r['ratio']:>6.2f} {r['retrain_s']:>9.2f} {r['exports_s']:>9.2f} {r['accuracy']:>7.3f} "
+              f"{r['rss_promoted_mb']:>19.0f} {r['peak_rss_mb']:>11.0f}  {r['head']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
