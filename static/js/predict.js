@@ -28,7 +28,8 @@
     try {
       video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
       video.hidden = false;
-      snap.hidden = false;
+      // Only once frames have a size can a snapshot be drawn.
+      video.addEventListener("loadedmetadata", () => { snap.hidden = false; }, { once: true });
     } catch (error) {
       problem.textContent = `The webcam could not be opened: ${error.message}. Allow camera access and try again.`;
       problem.hidden = false;

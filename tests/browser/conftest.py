@@ -65,7 +65,9 @@ def browser():
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+                  "--disable-component-update", "--disable-sync",
+                  # A synthetic camera that needs no permission prompt, for the webcam snapshot.
+                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
         )
         yield browser
         browser.close()

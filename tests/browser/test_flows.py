@@ -83,6 +83,13 @@ def test_image_project_from_upload_to_prediction(session_factory, trainer):
     assert page.locator(".bars meter").count() == 2
     session.shot("prediction")
 
+    page.click("#camera-start")
+    page.wait_for_selector("#camera-snap:not([hidden])")
+    page.click("#camera-snap")
+    page.wait_for_selector("#classified")
+    assert page.inner_text("#top-label").split()[0] in ("red", "green")
+    session.shot("webcam-prediction")
+
     page.click("nav >> text=Projects")
     assert page.locator(".project-card").count() == 1
     page.click(".project-card a")
