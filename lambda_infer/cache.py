@@ -15,6 +15,7 @@ n-gram vocabulary) on each would cost a storage round trip or more per request. 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -28,8 +29,9 @@ from teachbox.errors import NotFound
 from teachbox.projects import load_project
 from teachbox.serving import INPUT_EMBEDDING, INPUT_NGRAMS, LoadedModel, load_model
 from teachbox.storage import Storage
+from teachbox.tokens import verify_token
 
-__all__ = ["ModelCache", "CachedModel", "estimate_model_bytes"]
+__all__ = ["ModelCache", "CachedModel", "TokenCache", "estimate_model_bytes"]
 
 _logger = logging.getLogger(__name__)
 
@@ -140,3 +142,34 @@ class ModelCache:
         """(storage url, project, version) of every cached model, least recently used first."""
         with self._lock:
             return list(self._models)
+
+
+class TokenCache:
+    """API tokens verified in the last ``ttl_seconds``, so a warm HTTP request reads nothing
+    from storage (an S3 GET costs about as much as a prediction). The price: a revoked token
+    keeps working for at most ``ttl_seconds``, the same delay as a newly promoted model.
+    Only successes are remembered, by hash, never the secret itself."""
+
+    def __init__(self, ttl_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._verified: dict[tuple[str, str, str], float] = {}
+
+    def verify(self, storage: Storage, project_id: str, secret: str) -> bool:
+        key = (storage.url, project_id, hashlib.sha256(secret.encode("utf-8")).hexdigest())
+        now = self._clock()
+        with self._lock:
+            verified_at = self._verified.get(key)
+        if verified_at is not None and now - verified_at < self.ttl_seconds:
+            return True
+        valid = verify_token(storage, project_id, secret)
+        with self._lock:
+            if valid:
+                self._verified[key] = now
+            else:
+                self._verified.pop(key, None)
+            # Drop expired entries so a long-lived process does not collect every token it saw.
+            if len(self._verified) > 1024:
+                self._verified = {k: t for k, t in self._verified.items() if now - t < self.ttl_seconds}
+        return valid

@@ -21,13 +21,13 @@ import logging
 import threading
 from typing import Any
 
+from lambda_infer.cache import TokenCache
 from lambda_infer.events import error_response, http_response, is_http_event, parse_http_event
 from lambda_infer.service import handle, predict
 from teachbox.errors import Forbidden, TeachboxError, error_to_payload
 from teachbox.projects import load_project
 from teachbox.settings import Settings, load_settings
 from teachbox.storage import Storage, open_storage
-from teachbox.tokens import verify_token
 
 __all__ = ["handler", "INTERNAL_ERROR"]
 
@@ -35,26 +35,26 @@ _logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = TeachboxError("The prediction failed on our side; try again in a moment.")
 
-_state: tuple[Settings, Storage] | None = None
+_state: tuple[Settings, Storage, TokenCache] | None = None
 _state_lock = threading.Lock()
 
 
-def _settings_and_storage() -> tuple[Settings, Storage]:
+def _process_state() -> tuple[Settings, Storage, TokenCache]:
     global _state
     with _state_lock:
         if _state is None:
             settings = load_settings()
             storage = open_storage(settings.storage, region=settings.aws_region,
                                    endpoint_url=settings.s3_endpoint_url)
-            _state = (settings, storage)
+            _state = (settings, storage, TokenCache(settings.infer_refresh_seconds))
         return _state
 
 
-def _answer_http(event: dict, settings: Settings, storage: Storage) -> dict:
+def _answer_http(event: dict, settings: Settings, storage: Storage, tokens: TokenCache) -> dict:
     http = parse_http_event(event, settings)
     request = http.request
-    load_project(storage, request.project_id)  # 404 before 403: the id names nothing
-    if not verify_token(storage, request.project_id, http.token):
+    if not tokens.verify(storage, request.project_id, http.token):
+        load_project(storage, request.project_id)  # 404 rather than 403 when the id names nothing
         raise Forbidden("This API token is not valid for this project; it may have been revoked.")
     result = predict(request.project_id, request.inputs, storage, settings,
                      top_k=request.top_k, version=request.version)
@@ -63,10 +63,10 @@ def _answer_http(event: dict, settings: Settings, storage: Storage) -> dict:
 
 def handler(event: dict, context: Any) -> dict:
     """Lambda entry point for direct invocations and Function URL / HTTP API v2 events."""
-    settings, storage = _settings_and_storage()
+    settings, storage, tokens = _process_state()
     if is_http_event(event):
         try:
-            return _answer_http(event, settings, storage)
+            return _answer_http(event, settings, storage, tokens)
         except TeachboxError as error:
             return error_response(error)
         except Exception:

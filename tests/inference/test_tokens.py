@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lambda_infer.cache import TokenCache
 from teachbox.errors import BadRequest, NotFound
 from teachbox.projects import Project
 from teachbox.storage import Storage
@@ -78,3 +79,37 @@ def test_a_token_needs_a_name(storage: Storage, image_project: Project) -> None:
         create_token(storage, image_project.id, "alice", "  ")
 
     assert list_tokens(storage, image_project.id) == []
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_revoked_token_stops_working_in_serving_once_the_refresh_interval_passes(
+    storage: Storage, image_project: Project
+) -> None:
+    clock = FakeClock()
+    tokens = TokenCache(ttl_seconds=2.0, clock=clock)
+    token_id, secret = create_token(storage, image_project.id, "alice", "my script")
+    assert tokens.verify(storage, image_project.id, secret)
+
+    revoke_token(storage, image_project.id, token_id)
+    within_interval = tokens.verify(storage, image_project.id, secret)
+    clock.now += 2.0
+    after_interval = tokens.verify(storage, image_project.id, secret)
+
+    assert (within_interval, after_interval) == (True, False)
+
+
+def test_serving_rejects_a_wrong_secret_after_the_right_one_was_accepted(
+    storage: Storage, image_project: Project
+) -> None:
+    tokens = TokenCache(ttl_seconds=60.0)
+    _, secret = create_token(storage, image_project.id, "alice", "my script")
+    assert tokens.verify(storage, image_project.id, secret)
+
+    assert not tokens.verify(storage, image_project.id, secret[:-1] + ("A" if secret[-1] != "A" else "B"))
