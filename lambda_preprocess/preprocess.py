@@ -40,7 +40,7 @@ from teachbox.ingest.text import (
 )
 from teachbox.jobs import submit_job
 from teachbox.settings import Settings
-from teachbox.storage import ObjectNotFound, Storage, new_id
+from teachbox.storage import ObjectNotFound, Storage, new_id, validate_key
 from teachbox.uploads import UploadState, UploadStatus, get_upload_status, staging_prefix, write_upload_status
 
 __all__ = ["PreprocessRequest", "StagedFile", "preprocess", "handle", "image_val_fraction"]
@@ -93,7 +93,7 @@ class PreprocessRequest:
             staging = staging_prefix(upload_id)
 
             def staged(item: dict) -> StagedFile:
-                key = str(item["key"])
+                key = validate_key(str(item["key"]))
                 if not key.startswith(staging):
                     raise BadRequest(f"File {item.get('filename', key)!r} is not part of this upload.")
                 index = item.get("class_index")
@@ -104,26 +104,31 @@ class PreprocessRequest:
 
             files = [staged(item) for item in payload.get("files") or []]
             labelled = payload.get("labelled_csv")
+            labelled_csv = staged({**labelled, "class_index": None}) if labelled else None
             options = payload.get("options") or {}
             pasted = {int(index): str(text) for index, text in (payload.get("pasted") or {}).items()}
         except (KeyError, TypeError, ValueError) as error:
             raise BadRequest(f"The upload request is incomplete or malformed ({error}).") from None
-        if not (_ID.fullmatch(upload_id) and _ID.fullmatch(project_id)):
-            raise BadRequest("The upload request has an invalid upload or project id.")
+        base_dataset_id = str(payload.get("base_dataset_id") or "")
+        if not (_ID.fullmatch(upload_id) and _ID.fullmatch(project_id)
+                and (not base_dataset_id or _ID.fullmatch(base_dataset_id))):
+            raise BadRequest("The upload request has an invalid upload, project or dataset id.")
+        if not payload.get("owner"):
+            raise BadRequest("The upload request does not say whose it is.")
         if kind not in projects.KINDS:
             raise BadRequest(f"Unknown project kind {kind!r}; use one of: {', '.join(projects.KINDS)}.")
         if any(not 0 <= index < len(class_names) for index in pasted):
             raise BadRequest("Pasted text names a class that does not exist.")
-        if kind == "image" and any(f.class_index is None for f in files):
-            raise BadRequest("Every image must belong to a class.")
+        if any(f.class_index is None for f in files):
+            raise BadRequest("Every uploaded file must belong to a class (a labelled CSV is sent apart).")
         return cls(
-            upload_id=upload_id, project_id=project_id, owner=str(payload.get("owner", "")),
+            upload_id=upload_id, project_id=project_id, owner=str(payload["owner"]),
             project_name=str(payload.get("project_name", "")), kind=kind, class_names=class_names,
             files=files, pasted=pasted,
-            labelled_csv=staged({**labelled, "class_index": None}) if labelled else None,
+            labelled_csv=labelled_csv,
             featurizer=str(options.get("featurizer") or DEFAULT_FEATURIZERS[kind]),
             augment=bool(options.get("augment", False)),
-            base_dataset_id=str(payload.get("base_dataset_id") or ""),
+            base_dataset_id=base_dataset_id,
         )
 
 
@@ -265,7 +270,7 @@ def _image_candidates(request: PreprocessRequest, storage: Storage, settings: Se
     with ThreadPoolExecutor(workers, thread_name_prefix="preprocess") as pool:
         results = pool.map(lambda staged: _normalize_staged(storage, settings, staged), request.files)
         for done, (staged, result) in enumerate(zip(request.files, results, strict=True), start=1):
-            index = staged.class_index or 0
+            index = staged.class_index or 0  # never None: checked by from_payload
             field_name, class_name = f"class_{index}_files", request.class_names[index]
             if isinstance(result, ObjectNotFound):
                 findings.problems.append(_missing(field_name, class_name, staged))
@@ -338,9 +343,7 @@ def _text_candidates(request: PreprocessRequest, storage: Storage, settings: Set
     names = request.class_names
     total = len(request.files) + (1 if request.labelled_csv else 0)
     for done, staged in enumerate(request.files, start=1):
-        index = staged.class_index
-        if index is None:
-            raise BadRequest(f"Text file {staged.filename!r} must belong to a class or be the labelled CSV.")
+        index = staged.class_index or 0
         field_name = f"class_{index}_files"
         text = _decode_staged(storage, settings, staged, field_name, names[index], findings)
         if text is None:
@@ -654,8 +657,13 @@ def handle(payload: dict, storage: Storage, settings: Settings) -> dict[str, Any
         status.notes = result["notes"]
         status.message = "Your examples are ready; training is queued."
         outcome = result
+    # Best effort from here on: the outcome is decided, and raising would lose it.
     try:
         storage.delete_prefix(staging_prefix(upload_id))
-    finally:
+    except Exception:
+        _logger.exception("upload %s: could not remove its staging files", upload_id)
+    try:
         write_upload_status(storage, status)
+    except Exception:
+        _logger.exception("upload %s: could not record its outcome %s", upload_id, status.state)
     return outcome

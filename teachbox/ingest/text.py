@@ -224,6 +224,9 @@ def read_labelled_csv(text: str, class_names: list[str], max_chars: int) -> list
         matches = [sum(c[i].strip().casefold() in known for _, c in records if len(c) == 2) for i in (0, 1)]
         label_column = 0 if matches[0] > matches[1] else 1
         text_column = 1 - label_column
+        first = records[0][1] if records else []
+        if len(first) == 2 and first[label_column].strip().casefold() not in known:
+            records = records[1:]  # a header with other names ("comment,tag"), not a labelled row
     else:
         raise TextFileRejected(
             f"the file has {width} column{'s' if width != 1 else ''} "

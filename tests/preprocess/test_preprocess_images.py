@@ -235,3 +235,13 @@ def test_every_supported_format_is_accepted(storage, settings, new_upload, fmt):
         upload.add_file(seed % 2, f"{seed}.{fmt.lower()}", drawn_image(seed, size=(64, 48), fmt=fmt))
 
     assert handle(upload.payload(), storage, settings)["ok"] is True
+
+
+def test_file_outside_the_uploads_staging_area_is_refused(storage, settings, new_upload):
+    upload = new_upload("image", ["cats", "dogs"]).add_images(0, 10).add_images(1, 10, first_seed=50)
+    upload.files[0]["key"] = "projects/0123456789abcdef/project.json"
+
+    result = handle(upload.payload(), storage, settings)
+
+    assert result["message"] == "File 'photo000.jpg' is not part of this upload."
+    assert storage.list("") == [f"uploads/{upload.upload_id}.json"]

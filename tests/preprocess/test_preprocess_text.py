@@ -93,6 +93,16 @@ def test_labelled_csv_without_header_finds_the_label_column_by_class_names(stora
     assert "good, really 7" in {s.text for s in manifest.samples}
 
 
+def test_labelled_csv_header_with_other_names_is_not_an_example(storage, settings, new_upload):
+    upload = new_upload("text", ["pos", "neg"])
+    lines = ["comment,tag"] + [f"good {n},pos" for n in range(100)] + [f"bad {n},neg" for n in range(100)]
+    upload.add_labelled_csv("labels.csv", "\n".join(lines).encode())
+
+    result = handle(upload.payload(), storage, settings)
+
+    assert len(_manifest(storage, upload, result).samples) == 200
+
+
 def test_pasted_lines_are_examples_and_blank_lines_are_ignored(storage, settings, new_upload):
     upload = new_upload("text", ["a", "b"])
     upload.pasted = {str(i): "\n\n".join(_rows(i, 100)) + "\n" for i in range(2)}
