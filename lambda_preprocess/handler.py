@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 
 from lambda_preprocess.preprocess import handle
 from teachbox.settings import Settings, load_settings
-from teachbox.storage import S3Storage, Storage, open_storage
+from teachbox.storage import ObjectNotFound, S3Storage, Storage, open_storage
 
 __all__ = ["handler", "payloads_from_event", "runtime"]
 
@@ -51,7 +51,11 @@ def payloads_from_event(event: dict, storage: Storage) -> list[dict]:
         if len(parts) != 3 or parts[0] != "staging" or parts[2] != _REQUEST_NAME:
             _logger.warning("ignoring S3 event for %r: not a staging request", key)
             continue
-        payload = storage.get_json(key)
+        try:
+            payload = storage.get_json(key)
+        except ObjectNotFound:
+            _logger.warning("ignoring S3 event for %r: the object is gone (handled already)", key)
+            continue
         if payload.get("upload_id") != parts[1]:
             _logger.warning("ignoring %r: it describes upload %r", key, payload.get("upload_id"))
             continue

@@ -56,6 +56,7 @@ DEFAULT_WORKERS = max(4, 2 * (os.cpu_count() or 1))
 _PROGRESS_EVERY = 50
 _MAX_PROBLEMS_PER_FIELD = 20
 _MAX_ROWS_LISTED = 10
+_FAILED = "Preparing the examples failed on our side; nothing was saved. Please upload again."
 
 
 @dataclass(frozen=True)
@@ -616,25 +617,23 @@ def preprocess(request: PreprocessRequest | dict, storage: Storage, settings: Se
 def _status(storage: Storage, payload: dict) -> UploadStatus:
     upload_id = str(payload.get("upload_id", ""))
     try:
-        status = get_upload_status(storage, upload_id)
-    except (NotFound, ValueError):
-        status = UploadStatus(upload_id=upload_id, project_id=str(payload.get("project_id", "")),
-                              owner=str(payload.get("owner", "")), state=UploadState.VALIDATING.value)
-    status.problems, status.message = [], ""
-    return status
+        return get_upload_status(storage, upload_id)
+    except NotFound:
+        return UploadStatus(upload_id=upload_id, project_id=str(payload.get("project_id", "")),
+                            owner=str(payload.get("owner", "")), state=UploadState.VALIDATING.value)
 
 
-def handle(payload: dict, storage: Storage, settings: Settings) -> dict[str, Any]:
-    """Run ``preprocess`` for the invoker and record the outcome in the upload status.
+def _earlier_outcome(status: UploadStatus) -> dict:
+    """What a finished upload answered: an event delivered twice must not redo (or undo) it."""
+    if status.state == UploadState.QUEUED:
+        return {"ok": True, "project_id": status.project_id, "dataset_id": status.dataset_id,
+                "job_id": status.job_id, "notes": status.notes, "repeated": True}
+    status_code = 400 if status.state == UploadState.REJECTED else 500
+    return {"ok": False, "status": status_code, "error": "validation_failed" if status.problems else "",
+            "message": status.message, "problems": status.problems, "repeated": True}
 
-    Never raises: it runs in the background, so every outcome ends in the status the page polls
-    (``queued``, ``rejected`` with every problem, or ``error``) and in the returned dict.
-    """
-    upload_id = str(payload.get("upload_id", ""))
-    if not _ID.fullmatch(upload_id):
-        return error_to_payload(BadRequest("The upload request has an invalid upload id."))
-    status = _status(storage, payload)
 
+def _run(payload: dict, storage: Storage, settings: Settings, status: UploadStatus) -> dict:
     def report(done: int, total: int) -> None:
         status.progress = {"done": done, "total": total}
         write_upload_status(storage, status)
@@ -645,18 +644,37 @@ def handle(payload: dict, storage: Storage, settings: Settings) -> dict[str, Any
         status.state = UploadState.REJECTED.value
         status.message = error.message
         status.problems = [p.to_dict() for p in getattr(error, "problems", [])]
-        outcome = error_to_payload(error)
+        return error_to_payload(error)
     except Exception:
-        _logger.exception("upload %s: preprocessing failed", upload_id)
+        _logger.exception("upload %s: preprocessing failed", status.upload_id)
         status.state = UploadState.ERROR.value
-        status.message = "Preparing the examples failed on our side; nothing was saved. Please upload again."
-        outcome = {"ok": False, "status": 500, "error": "internal_error", "message": status.message}
-    else:
-        status.state = UploadState.QUEUED.value
-        status.job_id, status.dataset_id = result["job_id"], result["dataset_id"]
-        status.notes = result["notes"]
-        status.message = "Your examples are ready; training is queued."
-        outcome = result
+        status.message = _FAILED
+        return {"ok": False, "status": 500, "error": "internal_error", "message": _FAILED}
+    status.state = UploadState.QUEUED.value
+    status.job_id, status.dataset_id = result["job_id"], result["dataset_id"]
+    status.notes = result["notes"]
+    status.message = "Your examples are ready; training is queued."
+    return result
+
+
+def handle(payload: dict, storage: Storage, settings: Settings) -> dict[str, Any]:
+    """Run ``preprocess`` for the invoker and record the outcome in the upload status.
+
+    Never raises: it runs in the background, so every outcome ends in the status the page polls
+    (``queued``, ``rejected`` with every problem, or ``error``) and in the returned dict. An
+    upload that already has an outcome (a repeated event) is answered from its status.
+    """
+    upload_id = str(payload.get("upload_id", ""))
+    if not _ID.fullmatch(upload_id):
+        return error_to_payload(BadRequest("The upload request has an invalid upload id."))
+    try:
+        status = _status(storage, payload)
+    except Exception:
+        _logger.exception("upload %s: could not read its status", upload_id)
+        return {"ok": False, "status": 500, "error": "internal_error", "message": _FAILED}
+    if status.state != UploadState.VALIDATING:
+        return _earlier_outcome(status)
+    outcome = _run(payload, storage, settings, status)
     # Best effort from here on: the outcome is decided, and raising would lose it.
     try:
         storage.delete_prefix(staging_prefix(upload_id))

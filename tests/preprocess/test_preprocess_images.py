@@ -245,3 +245,20 @@ def test_file_outside_the_uploads_staging_area_is_refused(storage, settings, new
 
     assert result["message"] == "File 'photo000.jpg' is not part of this upload."
     assert storage.list("") == [f"uploads/{upload.upload_id}.json"]
+
+
+def test_repeated_event_for_a_queued_upload_queues_nothing_more(storage, settings, new_upload):
+    upload = new_upload("image", ["cats", "dogs"]).add_images(0, 10).add_images(1, 10, first_seed=50)
+    first = handle(upload.payload(), storage, settings)
+
+    again = handle(upload.payload(), storage, settings)
+
+    assert (again["ok"], again["job_id"]) == (True, first["job_id"])
+    assert [job.job_id for job in list_jobs(storage)] == [first["job_id"]]
+    assert get_upload_status(storage, upload.upload_id).state == "queued"
+
+
+def test_class_without_a_name_is_refused(storage, settings, new_upload):
+    upload = new_upload("image", ["cats", "  "]).add_images(0, 10).add_images(1, 10, first_seed=50)
+
+    assert _refused(storage, upload, settings) == ["Class names: class 2 has no name."]

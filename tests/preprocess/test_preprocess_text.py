@@ -284,3 +284,13 @@ def test_four_text_classes_are_refused(storage, settings, new_upload):
 
     assert _refused(storage, upload, settings) == [
         "A text project needs 2 to 3 classes; this one has 4. Remove 1 class."]
+
+
+def test_many_problems_in_one_field_are_shown_up_to_twenty(storage, settings, new_upload):
+    long_rows = [f"{n} " + "x" * 6000 for n in range(25)]
+    upload = _three_classes(new_upload).add_file(1, "long.csv", _csv(long_rows))
+
+    problems = _refused(storage, upload, settings)
+
+    assert len(problems) == 21
+    assert problems[-1] == "5 more problems like these. Fix the ones above and upload again."
