@@ -149,3 +149,15 @@ def test_teachbox_predict_names_an_unreadable_file(trained_image: TrainedProject
     assert done.stderr.strip() == (
         f"teachbox: {notes} is not a readable image (JPEG, PNG, WebP, GIF or BMP)."
     )
+
+
+def test_teachbox_predict_reads_texts_from_stdin_one_per_line(trained_text: TrainedProject) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "teachbox.cli", "predict", trained_text.project.id, "-", "--top-k", "1"],
+        input="What a lovely party, I am so glad.\n\nI hated the funeral, it ruined my week.\n",
+        capture_output=True, text=True, cwd=ROOT, env=_env(trained_text), timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[:4] for line in done.stdout.splitlines()] == [
+        ["stdin", "line", "1", "happy"], ["stdin", "line", "3", "sad"]]
