@@ -350,7 +350,8 @@ def _text_candidates(request: PreprocessRequest, storage: Storage, settings: Set
         if text is None:
             continue
         try:
-            rows = read_text_column(text, settings.text_max_chars)
+            rows = read_text_column(text, settings.text_max_chars,
+                                    one_per_line=staged.filename.lower().endswith(".txt"))
         except TextFileRejected as error:
             findings.problems.append(Problem(field=field_name, class_name=names[index], item=staged.filename,
                                              reason=error.reason, fix=error.fix))

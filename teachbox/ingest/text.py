@@ -175,15 +175,16 @@ def _no_rows() -> TextFileRejected:
     return TextFileRejected("the file has no rows of text", "Put one example per row.")
 
 
-def read_text_column(text: str, max_chars: int) -> list[TextRow]:
+def read_text_column(text: str, max_chars: int, one_per_line: bool = False) -> list[TextRow]:
     """The rows of a one-text-column CSV (or the column named text/sentence/review/content),
-    header skipped, empty rows kept as "" so the caller can report them.
+    header skipped, empty rows kept as "" so the caller can report them. ``one_per_line``
+    (a .txt file) takes every line whole: commas in prose are not columns.
 
     Raises:
         TextFileRejected: several columns and none named as text, a malformed or over-long row,
             or no text at all.
     """
-    records = _records(text, max_chars)
+    records = _lines(text) if one_per_line else _records(text, max_chars)
     header = _header(records)
     column = _find(header, TEXT_COLUMN_NAMES)
     width = max((len(cells) for _, cells in records), default=0)

@@ -98,5 +98,11 @@ def test_one_column_with_commas_in_the_text_keeps_each_line_whole():
     assert [row.text for row in rows] == ["I liked it, mostly", "no commas here", "well, well, well"]
 
 
+def test_txt_file_takes_every_line_whole_even_with_one_comma_each():
+    rows = read_text_column("good, really\nbad, truly\n", max_chars=100, one_per_line=True)
+
+    assert [row.text for row in rows] == ["good, really", "bad, truly"]
+
+
 def test_normalize_text_trims_collapses_and_composes():
     assert normalize_text("  e\u0301te\u0301 \n\t ici ") == "\u00e9t\u00e9 ici"
