@@ -43,7 +43,15 @@ from teachbox.settings import Settings
 from teachbox.storage import ObjectNotFound, Storage, new_id, validate_key
 from teachbox.uploads import UploadState, UploadStatus, get_upload_status, staging_prefix, write_upload_status
 
-__all__ = ["PreprocessRequest", "StagedFile", "preprocess", "handle", "image_val_fraction"]
+__all__ = [
+    "DEFAULT_FEATURIZERS",
+    "DEFAULT_WORKERS",
+    "PreprocessRequest",
+    "StagedFile",
+    "handle",
+    "image_val_fraction",
+    "preprocess",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -219,11 +227,11 @@ def _check_project(request: PreprocessRequest, storage: Storage, settings: Setti
     return project
 
 
-def _base_candidates(request: PreprocessRequest, storage: Storage,
+def _base_candidates(request: PreprocessRequest, storage: Storage, existing: projects.Project | None,
                      findings: _Findings) -> list[_Candidate]:
     """Samples of the dataset a retrain builds on, mapped to the new class list by name."""
-    if not request.base_dataset_id:
-        return []
+    if not request.base_dataset_id or (existing is not None and existing.owner != request.owner):
+        return []  # nothing to merge, or not theirs to read (already a problem)
     try:
         base = load_manifest(storage, request.project_id, request.base_dataset_id)
     except NotFound:
@@ -243,11 +251,9 @@ def _base_candidates(request: PreprocessRequest, storage: Storage,
             field=f"class_{new_index}_files", size=sample.size, ext=sample.ext, text=sample.text,
             copy_from=sample_key(base.project_id, base.dataset_id, sample) if request.kind == "image" else "",
         ))
-    dropped = sorted({base.class_names[s.class_index] for s in base.samples} - {
-        base.class_names[s.class_index] for s in base.samples
-        if base.class_names[s.class_index].casefold() in index_of})
+    dropped = sorted({name for name in base.class_names if name.casefold() not in index_of})
     for name in dropped:
-        findings.notes.append(f"Class '{name}' was removed: its earlier examples are not in this dataset.")
+        findings.notes.append(f"Class {name!r} was removed: its earlier examples are not in this dataset.")
     return candidates
 
 
@@ -578,7 +584,7 @@ def preprocess(request: PreprocessRequest | dict, storage: Storage, settings: Se
     progress = progress or (lambda done, total: None)
     findings = _Findings()
     existing = _check_project(request, storage, settings, findings)
-    candidates = _base_candidates(request, storage, findings)
+    candidates = _base_candidates(request, storage, existing, findings)
     if request.kind == "image":
         candidates += _image_candidates(request, storage, settings, findings, progress, workers)
     else:

@@ -294,3 +294,16 @@ def test_many_problems_in_one_field_are_shown_up_to_twenty(storage, settings, ne
 
     assert len(problems) == 21
     assert problems[-1] == "5 more problems like these. Fix the ones above and upload again."
+
+
+def test_retrain_can_add_a_class_to_the_base_dataset(storage, settings, new_upload):
+    first = new_upload("text", ["a", "b"])
+    first.pasted = {str(i): "\n".join(_rows(i, 100)) for i in range(2)}
+    base_id = handle(first.payload(), storage, settings)["dataset_id"]
+    retrain = new_upload("text", ["a", "b", "c"], project_id=first.project_id, base_dataset_id=base_id)
+    retrain.pasted = {"2": "\n".join(_rows(2, 100))}
+
+    result = handle(retrain.payload(), storage, settings)
+
+    manifest = _manifest(storage, retrain, result)
+    assert {name: sum(c.values()) for name, c in manifest.counts().items()} == {"a": 100, "b": 100, "c": 100}
