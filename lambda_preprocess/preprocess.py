@@ -98,7 +98,8 @@ class PreprocessRequest:
             upload_id = str(payload["upload_id"])
             project_id = str(payload["project_id"])
             kind = str(payload["kind"])
-            class_names = [str(name) for name in payload["class_names"]]
+            # Trimmed as the project stores them, so the manifest and project agree.
+            class_names = [str(name).strip() for name in payload["class_names"]]
             staging = staging_prefix(upload_id)
 
             def staged(item: dict) -> StagedFile:
