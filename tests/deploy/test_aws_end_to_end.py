@@ -119,6 +119,7 @@ def stack(moto_endpoint: str, ec2_endpoint: str, template: dict, resources: dict
     bucket = f"teachbox-e2e-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION).create_bucket(Bucket=bucket)
     values = {
+        **{name: str(value) for name, value in defaults.items() if value is not None},
         "Bucket": bucket, "StoragePrefix": defaults["StoragePrefix"], "AWS::Region": REGION,
         "AWS::StackName": "teachbox", "PreprocessFunction": defaults["PreprocessFunctionName"],
         "InferFunction": defaults["InferFunctionName"], "Bucket.Arn": f"arn:aws:s3:::{bucket}",
