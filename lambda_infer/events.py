@@ -2,8 +2,8 @@
 
 Two shapes arrive: a direct-invocation payload (the web app, ``Invoker.call``) and a Lambda
 Function URL / API Gateway HTTP API v2 event (programs holding an API token). Both end as a
-``PredictRequest`` whose inputs are already decoded and within the limits, so ``predict``
-never sees base64, JSON or multipart.
+``PredictRequest`` whose inputs are decoded, so ``predict`` never sees base64, JSON or
+multipart; ``check_inputs``, which ``predict`` calls, holds them to the limits.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_options_header
 
 from teachbox.errors import BadRequest, NotFound, PayloadTooLarge, TeachboxError, Unauthorized
+from teachbox.ingest import IMAGE_FORMATS
 from teachbox.settings import Settings
 
 __all__ = [
     "MAX_BATCH",
     "UNREADABLE_IMAGE",
-    "IMAGE_FORMATS",
     "check_inputs",
     "DEFAULT_TOP_K",
     "MethodNotAllowed",
@@ -44,8 +44,6 @@ __all__ = [
 MAX_BATCH = 32
 DEFAULT_TOP_K = 3
 UNREADABLE_IMAGE = "Input {n} is not a readable image (JPEG, PNG, WebP, GIF or BMP)."
-# What uploads accept (DESIGN.md "Limits"); MPO is how many phones label their JPEGs.
-IMAGE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"})
 _PATH = re.compile(r"^/projects/([^/]+)/predict/?$")
 # A browser's FileReader.readAsDataURL prefixes this; accepting it saves every caller a strip.
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,")
@@ -72,8 +70,8 @@ class HttpRequest:
     request: PredictRequest
 
 
-def _mib(limit: int) -> str:
-    return f"{limit / (1024 * 1024):g} MiB"
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MiB"
 
 
 def _check_count(count: int) -> None:
