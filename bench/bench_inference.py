@@ -16,6 +16,30 @@ squares, 2 x 12 drawings; happy and sad sentences, 2 x 100), then measures:
 Goals (issue 6): warm image p50 <= 1.2 x bare image pass, warm text p50 < 10 ms, cold start
 < 1.5 s. The ONNX graphs must already be in the cache folder (the trainer or
 ``bench_featurizers.py`` exports them; a serving container ships them), as in production.
+
+Measured on the shared 2-core dev machine with other engineers' test runs going (load average
+6.3, so every number is ~1.5-2x an idle run: bare lite0 is ~9 ms idle per DESIGN.md):
+
+    measurement                                    p50 ms   p95 ms  note
+    bare lite0 session.run (1 image)                15.90    19.75
+    image decode+resize (427x320 JPEG)               3.76     6.82
+    featurize = decode + run (427x320 JPEG)         18.11    22.90
+    warm predict, image 427x320 JPEG                18.18    23.82  1.14 x bare
+    warm predict, image 2016x1512 JPEG              21.13    27.91  1.33 x bare
+    bare minilm session.run (1 text)                 9.94    17.01
+    warm predict, text 13 words                     12.22    18.47  (+ tokenize, n-grams, head)
+    storage get current.json (local disk)            0.20     4.22
+    cold start image, as installed here           2298.2            import nltk 1728 (scipy.stats)
+    cold start image, without scipy                906.3            import nltk 426
+    cold start text, as installed here            2623.7            import nltk 1806 (scipy.stats)
+    cold start text, without scipy                1038.7            import nltk 423
+
+Reading it: serving's own work on top of ``featurize`` is ~0.3 ms (input checks 0.1, cache
+lookup 0.02, head and top-k); the rest of the gap to the bare pass is image decoding. Cold
+start is dominated by ``import nltk`` (via ``teachbox.ngrams``), which imports scipy.stats
+whenever scipy is installed: the inference image (deploy/Dockerfile.infer) has no scipy.
+A local ``current.json`` read costs 0.2 ms, so re-reading it every 2 s (the default
+``TEACHBOX_INFER_REFRESH_SECONDS``) is about S3, where one GET costs as much as a prediction.
 """
 
 from __future__ import annotations
