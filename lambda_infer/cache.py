@@ -78,6 +78,7 @@ class ModelCache:
         self._loading: dict[tuple[str, str, str], threading.Lock] = {}
         # (storage url, project) -> (current version, when it was read)
         self._current: dict[tuple[str, str], tuple[str, float]] = {}
+        self._projects: set[tuple[str, str]] = set()
         self.loads = 0  # how many bundles this cache has loaded; tests and the bench read it
 
     def current_version(self, storage: Storage, project_id: str) -> str:
@@ -92,7 +93,7 @@ class ModelCache:
             known = self._current.get(key)
         if known and now - known[1] < self.refresh_seconds:
             return known[0]
-        load_project(storage, project_id)  # "No such project." for unknown or malformed ids
+        self._check_project(storage, project_id)
         version = current_version(storage, project_id)
         if version is None:
             raise NotFound(NO_MODEL_YET)
@@ -102,9 +103,23 @@ class ModelCache:
             _logger.info("project %s now serves %s (was %s)", project_id, version, known[0])
         return version
 
+    def _check_project(self, storage: Storage, project_id: str) -> None:
+        """NotFound("No such project.") for an unknown or malformed id; a project seen once is
+        not read again (ids are never reused)."""
+        key = (storage.url, project_id)
+        with self._lock:
+            if key in self._projects:
+                return
+        load_project(storage, project_id)
+        with self._lock:
+            self._projects.add(key)
+
     def get(self, storage: Storage, project_id: str, version: str | None = None) -> LoadedModel:
         """The model ``version`` of the project, or its current one; loaded on first use."""
-        version = version or self.current_version(storage, project_id)
+        if version:
+            self._check_project(storage, project_id)
+        else:
+            version = self.current_version(storage, project_id)
         key = (storage.url, project_id, version)
         with self._lock:
             cached = self._models.get(key)

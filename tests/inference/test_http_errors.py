@@ -185,3 +185,13 @@ def test_a_direct_invocation_error_comes_back_as_an_error_payload(
         "ok": False, "status": 400, "error": "bad_request",
         "message": "Input 1 is empty text; type something to classify.",
     }
+
+
+@pytest.mark.parametrize("project_id", ["0123456789abcdef", "../../users/alice"])
+def test_asking_an_unknown_project_for_a_named_version_is_404(
+    lambda_handler: Handler, project_id: str
+) -> None:
+    payload = {"project_id": project_id, "inputs": [{"text": "hi"}], "version": "v1"}
+
+    assert lambda_handler(payload) == {"ok": False, "status": 404, "error": "not_found",
+                                       "message": "No such project."}
