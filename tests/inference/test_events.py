@@ -88,3 +88,13 @@ def test_top_k_must_be_a_positive_whole_number(settings: Settings, top_k: object
 def test_a_payload_without_project_id_is_refused(settings: Settings) -> None:
     with pytest.raises(BadRequest, match='"project_id" is missing; say which project should answer.'):
         parse_payload({"inputs": [{"text": "x"}]}, settings)
+
+
+def test_top_k_and_version_may_come_from_the_query_string(settings: Settings) -> None:
+    event = function_url_event(PATH, json.dumps({"text": "hello"}),
+                               headers={**AUTH, "Content-Type": "application/json"},
+                               query={"top_k": "2", "version": "v3"})
+
+    request = parse_http_event(event, settings).request
+
+    assert (request.top_k, request.version) == (2, "v3")
