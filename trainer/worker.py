@@ -41,8 +41,13 @@ __all__ = [
     "JobHeartbeat",
     "TrainedModel",
     "Worker",
+    "FeatureBlocks",
     "train_job",
     "load_dataset",
+    "compute_features",
+    "fit",
+    "evaluate",
+    "publish",
     "stop_own_instance",
 ]
 
@@ -53,6 +58,9 @@ DEFAULT_FEATURIZERS = {"image": "lite0", "text": "minilm"}
 _PHASES = {"features": (0, 60), "training": (60, 85), "evaluating": (85, 90), "saving": (90, 100)}
 _MLP_HIDDEN = 128
 _LOAD_THREADS = 8  # sample reads are I/O (S3 GETs), not CPU
+# An idle trainer re-records itself this often for the admin page, not on every poll:
+# in AWS mode each record is an S3 PUT.
+_TRAINER_RECORD_SECONDS = 30.0
 
 
 class DatasetError(Exception):
@@ -213,8 +221,7 @@ class _Candidate:
 
 
 def _fit_candidates(
-    plans: list[tuple[list[str], HeadConfig]], blocks_train: dict, blocks_val: dict,
-    y_train: np.ndarray, y_val: np.ndarray, n_classes: int, beat: JobHeartbeat,
+    plans: list[tuple[list[str], HeadConfig]], blocks: FeatureBlocks, n_classes: int, beat: JobHeartbeat
 ) -> list[_Candidate]:
     candidates = []
     for number, (inputs, config) in enumerate(plans):
@@ -222,15 +229,15 @@ def _fit_candidates(
             beat.update("training", (number + epoch / max_epochs) / len(plans))
             beat.checkpoint()
 
-        x_train = head_input(inputs, blocks_train.get(INPUT_EMBEDDING), blocks_train.get(INPUT_NGRAMS))
-        x_val = head_input(inputs, blocks_val.get(INPUT_EMBEDDING), blocks_val.get(INPUT_NGRAMS))
-        fit = fit_head(x_train, y_train, x_val, y_val, n_classes, config, on_epoch=on_epoch)
+        x_train = head_input(inputs, blocks.train.get(INPUT_EMBEDDING), blocks.train.get(INPUT_NGRAMS))
+        x_val = head_input(inputs, blocks.val.get(INPUT_EMBEDDING), blocks.val.get(INPUT_NGRAMS))
+        result = fit_head(x_train, blocks.y_train, x_val, blocks.y_val, n_classes, config, on_epoch=on_epoch)
         # Judge every candidate by the numpy head that serving runs, not the torch module.
-        proba = fit.head.predict_proba(x_val)
-        accuracy = float((proba.argmax(axis=1) == y_val).mean())
-        candidates.append(_Candidate(inputs, fit, proba, accuracy))
+        proba = result.head.predict_proba(x_val)
+        accuracy = float((proba.argmax(axis=1) == blocks.y_val).mean())
+        candidates.append(_Candidate(inputs, result, proba, accuracy))
         _logger.info("candidate %s on %s: val acc %.3f loss %.4f (epoch %d)", config.type,
-                     "+".join(inputs), accuracy, fit.val_loss, fit.best_epoch)
+                     "+".join(inputs), accuracy, result.val_loss, result.best_epoch)
     return candidates
 
 
@@ -239,25 +246,24 @@ def _best(candidates: list[_Candidate]) -> _Candidate:
     return max(candidates, key=lambda c: c.val_acc)  # max keeps the first of equals
 
 
-def train_job(
-    storage: Storage, settings: Settings, claim: Claim, beat: JobHeartbeat
-) -> TrainedModel:
-    """Train the claimed job, write its model version and promote it."""
-    job = claim.job
-    started = time.monotonic()
-    timings: dict[str, float] = {}
+@dataclass
+class FeatureBlocks:
+    """Every feature block a head may use, train and validation rows apart."""
 
-    # load_dataset + compute_features
-    manifest = load_dataset(storage, job.project_id, job.dataset_id)
-    beat.update("features", 0.0)
-    featurizer = create_featurizer(
-        job.featurizer or manifest.featurizer or DEFAULT_FEATURIZERS[manifest.kind],
-        settings.cache_dir, threads=settings.onnx_threads,
-    )
-    cache = FeatureCache(settings.cache_dir, featurizer)
+    train: dict[str, np.ndarray]
+    val: dict[str, np.ndarray]
+    y_train: np.ndarray
+    y_val: np.ndarray
+    vocabulary: NgramVocabulary | None = None
+    augmented_views: int = 0
+
+
+def compute_features(
+    storage: Storage, manifest: DatasetManifest, cache: FeatureCache, augment: bool, beat: JobHeartbeat
+) -> FeatureBlocks:
+    """Backbone features of every sample (cached), augmented views, and text n-grams."""
     train, val = manifest.split("train"), manifest.split("val")
     samples = train + val
-    augment = bool(job.options.get("augment", manifest.augment)) and manifest.kind == "image"
 
     def on_features(done: int, total: int) -> None:
         beat.update("features", done / max(total, 1))
@@ -265,120 +271,152 @@ def train_job(
 
     if manifest.kind == "image":
         _check_image_objects(storage, manifest)
-        load = _image_loader(storage, manifest, samples)
-        embeddings = cache.features([s.sha256 for s in samples], load, on_features)
-        if augment:
-            # Views are deterministic, so their features are cached like the originals'.
-            views = [(row, view) for row in range(len(train)) for view in AUGMENT_VIEWS]
-            load_train = _image_loader(storage, manifest, train)
-
-            def load_views(indexes: list[int]) -> list[bytes]:
-                originals = load_train([views[i][0] for i in indexes])
-                return [augment_image(data, views[i][1]) for data, i in zip(originals, indexes, strict=True)]
-
-            aug = cache.features([f"{train[row].sha256}.{view}" for row, view in views], load_views,
-                                 on_features)
+        embeddings = cache.features([s.sha256 for s in samples], _image_loader(storage, manifest, samples),
+                                    on_features)
     else:
         texts = [s.text for s in samples]
         embeddings = cache.features([s.sha256 for s in samples], lambda idx: [texts[i] for i in idx],
                                     on_features)
     y = np.array([s.class_index for s in samples], dtype=np.int64)
-    n_train = len(train)
-    blocks_train = {INPUT_EMBEDDING: embeddings[:n_train]}
-    blocks_val = {INPUT_EMBEDDING: embeddings[n_train:]}
-    y_train, y_val = y[:n_train], y[n_train:]
+    n = len(train)
+    blocks = FeatureBlocks(train={INPUT_EMBEDDING: embeddings[:n]}, val={INPUT_EMBEDDING: embeddings[n:]},
+                           y_train=y[:n], y_val=y[n:])
     if augment:
-        blocks_train[INPUT_EMBEDDING] = np.concatenate([embeddings[:n_train], aug])
-        y_train = np.concatenate([y_train, y_train[[row for row, _ in views]]])
-    vocabulary: NgramVocabulary | None = None
+        # Views are deterministic, so their features are cached like the originals'.
+        views = [(row, view) for row in range(n) for view in AUGMENT_VIEWS]
+        load_train = _image_loader(storage, manifest, train)
+
+        def load_views(indexes: list[int]) -> list[bytes]:
+            originals = load_train([views[i][0] for i in indexes])
+            return [augment_image(data, views[i][1]) for data, i in zip(originals, indexes, strict=True)]
+
+        augmented = cache.features([f"{train[row].sha256}.{view}" for row, view in views], load_views,
+                                   on_features)
+        blocks.train[INPUT_EMBEDDING] = np.concatenate([embeddings[:n], augmented])
+        blocks.y_train = np.concatenate([blocks.y_train, blocks.y_train[[row for row, _ in views]]])
+        blocks.augmented_views = len(views)
     if manifest.kind == "text":
         terms = [text_terms(s.text) for s in samples]  # split once, for fitting and transforming
-        vocabulary = fit_ngrams_from_terms(terms[:n_train])
-        blocks_train[INPUT_NGRAMS] = vocabulary.transform_terms(terms[:n_train])
-        blocks_val[INPUT_NGRAMS] = vocabulary.transform_terms(terms[n_train:])
-    timings["features_s"] = time.monotonic() - started
-    beat.checkpoint()
+        blocks.vocabulary = fit_ngrams_from_terms(terms[:n])
+        blocks.train[INPUT_NGRAMS] = blocks.vocabulary.transform_terms(terms[:n])
+        blocks.val[INPUT_NGRAMS] = blocks.vocabulary.transform_terms(terms[n:])
+    return blocks
 
-    # fit: the plans run simplest first, so a tie keeps the simplest
-    mark = time.monotonic()
-    n_classes = len(manifest.class_names)
+
+def fit(blocks: FeatureBlocks, kind: str, n_classes: int, beat: JobHeartbeat) -> list[_Candidate]:
+    """Train the candidate heads, simplest first (so a tie in :func:`_best` keeps the simplest)."""
     linear, mlp = HeadConfig(), HeadConfig(hidden=_MLP_HIDDEN)
-    if manifest.kind == "text":
+    if kind == "text":
         plans = [([INPUT_EMBEDDING], linear), ([INPUT_NGRAMS], linear),
                  ([INPUT_EMBEDDING, INPUT_NGRAMS], linear)]
     else:
         plans = [([INPUT_EMBEDDING], linear)]
-    candidates = _fit_candidates(plans, blocks_train, blocks_val, y_train, y_val, n_classes, beat)
+    candidates = _fit_candidates(plans, blocks, n_classes, beat)
     # An MLP can only win by beating the linear heads (a tie keeps the simplest), so it is
     # not trained when one is already perfect. It sees the dense embeddings only: on the
     # 4000 sparse n-gram columns it costs 7x a linear epoch (bench) for what a linear head does.
     if _best(candidates).val_acc < 1.0:
-        candidates += _fit_candidates([([INPUT_EMBEDDING], mlp)], blocks_train, blocks_val, y_train,
-                                      y_val, n_classes, beat)
-    chosen = _best(candidates)
-    timings["training_s"] = time.monotonic() - mark
+        candidates += _fit_candidates([([INPUT_EMBEDDING], mlp)], blocks, n_classes, beat)
+    return candidates
 
-    # evaluate: the chosen numpy head's probabilities are the stored validation predictions
-    mark = time.monotonic()
-    beat.update("evaluating", 0.0)
-    metrics = classification_metrics(
-        y_val, chosen.val_proba, manifest.class_names,
-        [s.sha256 for s in val], [s.source for s in val],
-    )
+
+def evaluate(
+    manifest: DatasetManifest, blocks: FeatureBlocks, chosen: _Candidate, candidates: list[_Candidate]
+) -> dict:
+    """The metrics stored in model.json, from the chosen numpy head's validation probabilities."""
+    train, val = manifest.split("train"), manifest.split("val")
+    metrics = classification_metrics(blocks.y_val, chosen.val_proba, manifest.class_names,
+                                     [s.sha256 for s in val], [s.source for s in val])
     metrics["history"] = chosen.fit.history
-    counts = manifest.counts()
-    metrics["sizes"] = {"train": len(train), "val": len(val), "per_class": counts}
-    if augment:
-        metrics["sizes"]["train_augmented_views"] = len(views)
+    metrics["sizes"] = {"train": len(train), "val": len(val), "per_class": manifest.counts()}
+    if blocks.augmented_views:
+        metrics["sizes"]["train_augmented_views"] = blocks.augmented_views
     metrics["candidates"] = [
         {"type": c.fit.config.type, "inputs": c.inputs, "val_acc": c.val_acc,
          "val_loss": c.fit.val_loss, "best_epoch": c.fit.best_epoch} for c in candidates
     ]
+    return metrics
+
+
+def publish(
+    storage: Storage, meta: ModelMeta, blocks: FeatureBlocks, chosen: _Candidate,
+    candidates: list[_Candidate],
+) -> Head | None:
+    """Reserve a version and write the bundle, model.json last. Returns the head the exports
+    should use when it is not the chosen one (n-gram heads export embeddings only)."""
+    files = {"head.npz": chosen.fit.head.to_npz()}
+    meta.head = {
+        "type": chosen.fit.config.type, "inputs": chosen.inputs, "weights": "head.npz",
+        "hidden": chosen.fit.config.hidden, "standardized": True, "activation": "relu",
+        "best_epoch": chosen.fit.best_epoch, "augment": bool(blocks.augmented_views),
+        "exports": {"files": list(EXPORT_FILES) + (["exports/tokenizer.json"] if meta.kind == "text" else []),
+                    "note": "written after promotion; all present once the job is 'succeeded'"},
+    }
+    if INPUT_NGRAMS in chosen.inputs:
+        files["ngrams.json"] = json.dumps(blocks.vocabulary.to_dict()).encode("utf-8")
+        meta.head["ngrams"] = "ngrams.json"
+    export_head = None
+    if chosen.inputs != [INPUT_EMBEDDING]:
+        embedding_only = _best([c for c in candidates if c.inputs == [INPUT_EMBEDDING]])
+        export_head = embedding_only.fit.head
+        files["export_head.npz"] = export_head.to_npz()
+        meta.head["export_weights"] = "export_head.npz"
+        meta.head["exports_note"] = (
+            "The downloadable exports use the embeddings-only head "
+            f"(validation accuracy {embedding_only.val_acc:.3f}); n-gram features are "
+            "computed in Python and are not part of the ONNX/TorchScript graphs."
+        )
+    meta.version = reserve_version(storage, meta.project_id, meta.job_id)
+    write_bundle(storage, meta, files)
+    return export_head
+
+
+def train_job(
+    storage: Storage, settings: Settings, claim: Claim, beat: JobHeartbeat
+) -> TrainedModel:
+    """Train the claimed job, write its model version and promote it:
+    load_dataset -> compute_features -> fit -> evaluate -> publish -> promote."""
+    job = claim.job
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+
+    manifest = load_dataset(storage, job.project_id, job.dataset_id)
+    beat.update("features", 0.0)
+    featurizer = create_featurizer(
+        job.featurizer or manifest.featurizer or DEFAULT_FEATURIZERS[manifest.kind],
+        settings.cache_dir, threads=settings.onnx_threads,
+    )
+    augment = bool(job.options.get("augment", manifest.augment)) and manifest.kind == "image"
+    blocks = compute_features(storage, manifest, FeatureCache(settings.cache_dir, featurizer), augment, beat)
+    timings["features_s"] = time.monotonic() - started
+    beat.checkpoint()
+
+    mark = time.monotonic()
+    candidates = fit(blocks, manifest.kind, len(manifest.class_names), beat)
+    chosen = _best(candidates)
+    timings["training_s"] = time.monotonic() - mark
+
+    mark = time.monotonic()
+    beat.update("evaluating", 0.0)
+    metrics = evaluate(manifest, blocks, chosen, candidates)
     timings["evaluating_s"] = time.monotonic() - mark
     beat.checkpoint()
 
-    # publish + promote
-    mark = time.monotonic()
     beat.update("saving", 0.0)
-    files = {"head.npz": chosen.fit.head.to_npz()}
-    head_meta: dict[str, Any] = {
-        "type": chosen.fit.config.type, "inputs": chosen.inputs, "weights": "head.npz",
-        "hidden": chosen.fit.config.hidden, "standardized": True, "activation": "relu",
-        "best_epoch": chosen.fit.best_epoch, "augment": augment,
-    }
-    if INPUT_NGRAMS in chosen.inputs:
-        files["ngrams.json"] = json.dumps(vocabulary.to_dict()).encode("utf-8")
-        head_meta["ngrams"] = "ngrams.json"
-    export_head = None
-    if chosen.inputs != [INPUT_EMBEDDING]:
-        embedding_only = [c for c in candidates if c.inputs == [INPUT_EMBEDDING]]
-        export_head = _best(embedding_only).fit.head
-        files["export_head.npz"] = export_head.to_npz()
-        head_meta["export_weights"] = "export_head.npz"
-        head_meta["exports_note"] = (
-            "The downloadable exports use the embeddings-only head "
-            f"(validation accuracy {_best(embedding_only).val_acc:.3f}); n-gram features are "
-            "computed in Python and are not part of the ONNX/TorchScript graphs."
-        )
-    head_meta["exports"] = {
-        "files": list(EXPORT_FILES),
-        "note": "written after promotion; all present once the job is 'succeeded'",
-    }
-    version = reserve_version(storage, job.project_id, job.job_id)
     meta = ModelMeta(
-        version=version, project_id=job.project_id, kind=manifest.kind,
-        class_names=list(manifest.class_names), featurizer=featurizer.describe(), head=head_meta,
+        version="", project_id=job.project_id, kind=manifest.kind,
+        class_names=list(manifest.class_names), featurizer=featurizer.describe(), head={},
         dataset_id=manifest.dataset_id, job_id=job.job_id, metrics=metrics,
     )
-    timings["saving_s"] = time.monotonic() - mark
+    # model.json carries the timings, so saving_s covers everything but its own write.
+    timings["saving_s"] = 0.0
     timings["total_s"] = time.monotonic() - started
     meta.timings = {k: round(v, 3) for k, v in timings.items()}
-    beat.checkpoint()
-    write_bundle(storage, meta, files)
+    export_head = publish(storage, meta, blocks, chosen, candidates)
     beat.checkpoint()  # the last safe point: after promotion the job is done
-    promote_model(storage, job.project_id, version)
+    promote_model(storage, job.project_id, meta.version)
     _logger.info("job %s: promoted %s/%s (val acc %.3f) in %.2f s", job.job_id, job.project_id,
-                 version, metrics["accuracy"], time.monotonic() - started)
+                 meta.version, metrics["accuracy"], time.monotonic() - started)
     summary = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
     return TrainedModel(meta, chosen.fit.head, featurizer, export_head, summary)
 
@@ -415,6 +453,7 @@ class Worker:
         self.stop_requested = threading.Event()
         self.jobs_done = 0
         self._claim: Claim | None = None
+        self._recorded: tuple[str, str, float] = ("", "", 0.0)
 
     def request_stop(self) -> None:
         """First stage of shutdown: finish or release the job at its next safe point."""
@@ -437,7 +476,7 @@ class Worker:
                     break
                 claim = self.claim_next_job()
                 if claim is None:
-                    jobs.record_trainer(self.storage, self.trainer_id, "idle")
+                    self.record_trainer("idle")
                     if burst:
                         _logger.info("trainer %s: queue empty, burst mode: stopping", self.trainer_id)
                         break
@@ -457,9 +496,17 @@ class Worker:
             if self._claim is not None:  # leaving mid-job (second signal): give it back now
                 jobs.release_claim(self.storage, self._claim, f"trainer {self.trainer_id} exited")
                 self._claim = None
-            jobs.record_trainer(self.storage, self.trainer_id, "stopped")
+            self.record_trainer("stopped")
             _logger.info("trainer %s: stopped after %d job(s)", self.trainer_id, self.jobs_done)
         return self.jobs_done
+
+    def record_trainer(self, state: str, job_id: str = "") -> None:
+        """Tell the admin page what this trainer does (on a change, or every 30 s)."""
+        last_state, last_job, last_at = self._recorded
+        if (state, job_id) == (last_state, last_job) and time.monotonic() - last_at < _TRAINER_RECORD_SECONDS:
+            return
+        jobs.record_trainer(self.storage, self.trainer_id, state, job_id)
+        self._recorded = (state, job_id, time.monotonic())
 
     def check_stop(self) -> bool:
         return self.stop_requested.is_set()
@@ -474,7 +521,7 @@ class Worker:
         self._claim = claim
         _logger.info("job %s: claimed (project %s, dataset %s)", job.job_id, job.project_id,
                      job.dataset_id)
-        jobs.record_trainer(self.storage, self.trainer_id, "training", job.job_id)
+        self.record_trainer("training", job.job_id)
         try:
             with JobHeartbeat(self.storage, claim, self.settings.heartbeat_seconds,
                               self.stop_requested) as beat:

@@ -15,7 +15,7 @@ import pytest
 
 from teachbox.bundles import current_version, list_versions
 from teachbox.datasets import DatasetManifest, sample_key
-from teachbox.jobs import claim_next_job, get_job
+from teachbox.jobs import claim_next_job, get_job, list_trainers
 from teachbox.serving import load_model
 from teachbox.settings import Settings
 from teachbox.storage import LocalStorage, Storage
@@ -204,3 +204,10 @@ def test_an_idle_trainer_in_aws_mode_stops_its_own_ec2_instance(
     assert jobs_run == 0
     state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]
     assert state["Name"] in ("stopping", "stopped")
+
+
+def test_a_trainer_shows_itself_on_the_admin_page_until_it_stops(storage: Storage, worker: Worker) -> None:
+    worker.work(burst=True)
+    (record,) = list_trainers(storage)
+    assert (record["trainer_id"], record["state"], record["job_id"]) == ("test-trainer", "stopped", "")
+    assert record["seen"] == pytest.approx(time.time(), abs=60)
