@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from teachbox.bundles import current_version, list_versions
 from teachbox.datasets import DatasetManifest, sample_key
-from teachbox.jobs import claim_next_job, get_job, list_trainers
+from teachbox.jobs import claim_next_job, get_job, list_trainers, request_cancel
 from teachbox.serving import load_model
 from teachbox.settings import Settings
 from teachbox.storage import LocalStorage, Storage
@@ -211,3 +212,20 @@ def test_a_trainer_shows_itself_on_the_admin_page_until_it_stops(storage: Storag
     (record,) = list_trainers(storage)
     assert (record["trainer_id"], record["state"], record["job_id"]) == ("test-trainer", "stopped", "")
     assert record["seen"] == pytest.approx(time.time(), abs=60)
+
+
+@pytest.mark.slow
+def test_cancelling_a_training_job_stops_it_at_the_next_safe_point(storage: Storage, worker: Worker) -> None:
+    manifest = write_image_dataset(storage, shapes(100, seed=28, classes=("circle", "square")))
+    job = submit(storage, manifest)
+    training = threading.Thread(target=worker.work, kwargs={"burst": True})
+    training.start()
+    try:
+        wait_until(_in_phase(storage, job.job_id, "features"), 60, "the trainer to start featurizing")
+        request_cancel(storage, job.job_id)
+    finally:
+        training.join(timeout=120)
+    cancelled = get_job(storage, job.job_id)
+    assert cancelled.state == "cancelled"
+    assert cancelled.progress["phase"] == "cancelled" and cancelled.progress["percent"] < 60
+    assert current_version(storage, manifest.project_id) is None
