@@ -142,3 +142,14 @@ def test_ngram_features_need_no_nltk_data(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert "w:dog" in vocabulary.terms and "w:run" in vocabulary.terms  # stemmed words
     assert "c: do" in vocabulary.terms  # character n-grams at a word boundary
     assert np.linalg.norm(rows[0]) == pytest.approx(1.0) and not rows[1].any()
+
+
+@pytest.mark.slow
+def test_training_works_on_folder_and_s3_storage(any_storage: Storage, trainer_settings: Settings) -> None:
+    manifest = write_image_dataset(any_storage, shapes(10, seed=17, classes=("circle", "triangle")))
+    worker = Worker(any_storage, trainer_settings, trainer_id="test-trainer", export=False)
+    _, meta = _train(any_storage, worker, manifest)
+    assert current_version(any_storage, manifest.project_id) == meta.version
+    model = load_model(any_storage, manifest.project_id, meta.version, trainer_settings.cache_dir)
+    np.testing.assert_allclose(model.predict_proba(_val_inputs(any_storage, manifest, meta)),
+                               [p["probabilities"] for p in meta.metrics["val_predictions"]], atol=1e-4)
