@@ -17,9 +17,17 @@ import numpy as np
 
 from teachbox.featurizers import Featurizer
 
-__all__ = ["FeatureCache"]
+__all__ = ["FeatureCache", "UnreadableInputs"]
 
 _logger = logging.getLogger(__name__)
+
+
+class UnreadableInputs(ValueError):
+    """The featurizer cannot read some inputs; ``indexes`` are their positions in ``keys``."""
+
+    def __init__(self, indexes: list[int], reason: str) -> None:
+        super().__init__(reason)
+        self.indexes = indexes
 
 
 class FeatureCache:
@@ -53,9 +61,12 @@ class FeatureCache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def missing(self, keys: Sequence[str]) -> list[int]:
-        """Indexes of ``keys`` with no cached features."""
-        return [i for i, key in enumerate(keys) if not self._path(key).is_file()]
+    def _readable(self, item: bytes | str) -> bool:
+        try:
+            self.featurizer.featurize([item])
+        except ValueError:
+            return False
+        return True
 
     def features(
         self,
@@ -81,10 +92,17 @@ class FeatureCache:
             progress(cached, len(keys))
         if todo:
             inputs = load_inputs(todo)
-            computed = self.featurizer.featurize(
-                inputs,
-                progress=None if progress is None else (lambda done, _: progress(cached + done, len(keys))),
-            )
+
+            def on_batch(done: int, _: int) -> None:
+                if progress is not None:
+                    progress(cached + done, len(keys))
+
+            try:
+                computed = self.featurizer.featurize(inputs, progress=on_batch)
+            except ValueError as error:
+                # Rare (preprocess decoded every image): find every bad input, not just the first.
+                bad = [index for index, item in zip(todo, inputs, strict=True) if not self._readable(item)]
+                raise UnreadableInputs(bad or todo, str(error)) from error
             for row, index in enumerate(todo):
                 out[index] = computed[row]
                 self.put(keys[index], computed[row])

@@ -32,7 +32,7 @@ from teachbox.serving import INPUT_EMBEDDING, INPUT_NGRAMS, Head, head_input
 from teachbox.settings import Settings
 from teachbox.storage import ObjectNotFound, Storage, new_id
 from trainer.augment import AUGMENT_VIEWS, augment_image
-from trainer.features import FeatureCache
+from trainer.features import FeatureCache, UnreadableInputs
 from trainer.training import FitResult, HeadConfig, classification_metrics, fit_head
 
 __all__ = [
@@ -271,8 +271,12 @@ def compute_features(
 
     if manifest.kind == "image":
         _check_image_objects(storage, manifest)
-        embeddings = cache.features([s.sha256 for s in samples], _image_loader(storage, manifest, samples),
-                                    on_features)
+        try:
+            embeddings = cache.features([s.sha256 for s in samples],
+                                        _image_loader(storage, manifest, samples), on_features)
+        except UnreadableInputs as error:
+            unreadable = [samples[i] for i in error.indexes]
+            raise _damaged(manifest, unreadable, "damaged (not readable as an image)") from None
     else:
         texts = [s.text for s in samples]
         embeddings = cache.features([s.sha256 for s in samples], lambda idx: [texts[i] for i in idx],

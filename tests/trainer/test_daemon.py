@@ -83,6 +83,22 @@ def test_corrupt_dataset_fails_with_a_readable_reason_and_keeps_the_current_mode
     assert [m.version for m in list_versions(storage, "proj-corrupt")] == ["v1"]
 
 
+@pytest.mark.slow
+def test_an_unreadable_image_fails_the_job_naming_every_such_file(storage: Storage, worker: Worker) -> None:
+    per_class = shapes(10, seed=29, classes=("circle", "square"))
+    per_class["square"][2] = b"these bytes are no image"
+    per_class["square"][5] = b"\x89PNG\r\n\x1a\n truncated"
+    manifest = write_image_dataset(storage, per_class)
+    job = submit(storage, manifest)
+
+    worker.work(burst=True)
+
+    job = get_job(storage, job.job_id)
+    assert (job.state, job.failures) == ("failed", 1)
+    assert job.error.startswith("2 examples of this dataset are damaged (not readable as an image): ")
+    assert "'square_2.png' (class 'square')" in job.error and "'square_5.png' (class 'square')" in job.error
+
+
 def test_a_deleted_dataset_fails_at_once_saying_what_to_do(storage: Storage, worker: Worker) -> None:
     manifest = DatasetManifest(dataset_id="gone", project_id="p", kind="image", class_names=["a", "b"],
                                samples=[])
