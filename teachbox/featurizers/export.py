@@ -12,6 +12,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -86,9 +87,7 @@ def minilm_encoder() -> nn.Module:
     from transformers import BertModel
 
     # Eager attention: the SDPA mask path does not trace into a graph with a dynamic batch.
-    bert = BertModel.from_pretrained(
-        str(minilm_model_dir()), add_pooling_layer=False, attn_implementation="eager"
-    )
+    bert = BertModel.from_pretrained(str(minilm_model_dir()), attn_implementation="eager")
     return _frozen(_MiniLMEncoder(bert))
 
 
@@ -99,31 +98,35 @@ def _frozen(module: nn.Module) -> nn.Module:
     return module
 
 
-def _lite0_export_args() -> tuple[nn.Module, tuple, dict]:
-    example = torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE)
-    return lite0_backbone(), (example,), {
-        "input_names": ["pixels"],
-        "output_names": ["features"],
-        "dynamic_axes": {"pixels": {0: "batch"}, "features": {0: "batch"}},
-    }
+@dataclass(frozen=True)
+class _GraphSpec:
+    """What ``torch.onnx.export`` needs for one backbone; the output is always ``features``."""
+
+    module: nn.Module
+    example: tuple[torch.Tensor, ...]
+    dynamic_axes: dict[str, dict[int, str]]
 
 
-def _minilm_export_args() -> tuple[nn.Module, tuple, dict]:
+def _lite0_graph() -> _GraphSpec:
+    return _GraphSpec(
+        module=lite0_backbone(),
+        example=(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
+        dynamic_axes={"pixels": {0: "batch"}},
+    )
+
+
+def _minilm_graph() -> _GraphSpec:
     # Two rows of different lengths, so padding is part of the traced example.
     input_ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.int64)
-    attention_mask = (input_ids != 0).to(torch.int64)
     axes = {0: "batch", 1: "tokens"}
-    return minilm_encoder(), (input_ids, attention_mask), {
-        "input_names": ["input_ids", "attention_mask"],
-        "output_names": ["features"],
-        "dynamic_axes": {"input_ids": axes, "attention_mask": axes, "features": {0: "batch"}},
-    }
+    return _GraphSpec(
+        module=minilm_encoder(),
+        example=(input_ids, (input_ids != 0).to(torch.int64)),
+        dynamic_axes={"input_ids": axes, "attention_mask": axes},
+    )
 
 
-_EXPORTERS: dict[str, Callable[[], tuple[nn.Module, tuple, dict]]] = {
-    "lite0": _lite0_export_args,
-    "minilm": _minilm_export_args,
-}
+_GRAPHS: dict[str, Callable[[], _GraphSpec]] = {"lite0": _lite0_graph, "minilm": _minilm_graph}
 
 
 def export_onnx(name: str, path: str | Path) -> Path:
@@ -132,27 +135,36 @@ def export_onnx(name: str, path: str | Path) -> Path:
     The graph is written to a temporary file beside ``path`` and moved into place with
     ``os.replace``, so a concurrent reader sees either no file or a whole one.
     """
-    if name not in _EXPORTERS:
-        raise ValueError(f"no ONNX exporter for featurizer {name!r}; known: {sorted(_EXPORTERS)}")
+    if name not in _GRAPHS:
+        raise ValueError(f"no ONNX exporter for featurizer {name!r}; known: {sorted(_GRAPHS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module, example, names = _EXPORTERS[name]()
+    spec = _GRAPHS[name]()
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             # Deliberate: the legacy TorchScript exporter gives the graph checked in DESIGN.md.
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+            warnings.filterwarnings(
+                "ignore",
+                "You are using the legacy TorchScript-based ONNX export",
+                DeprecationWarning,
+            )
+            # The exporter's own notes (constant folding skipped, internal deprecations).
+            warnings.filterwarnings("ignore", module=r"torch\.onnx")
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             torch.onnx.export(
-                module,
-                example,
+                spec.module,
+                spec.example,
                 tmp_name,
+                input_names=list(spec.dynamic_axes),
+                output_names=["features"],
+                dynamic_axes={**spec.dynamic_axes, "features": {0: "batch"}},
                 dynamo=False,
                 opset_version=ONNX_OPSET,
                 do_constant_folding=True,
-                **names,
             )
+        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would hide the cache from other users
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph, InvalidProtobuf
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -126,8 +127,8 @@ def load_onnx_session(
         _export(name, path)
     try:
         return _open_session(path, threads)
-    except Exception as error:  # onnxruntime raises its own untyped failures
-        # A file left by a crashed writer from before atomic exports: export it again.
+    except (InvalidProtobuf, InvalidGraph) as error:
+        # Not a graph we wrote (exports are atomic): a damaged disk or a stray file.
         _logger.warning("re-exporting unreadable ONNX graph %s: %s", path, error)
         _export(name, path)
         return _open_session(path, threads)
@@ -170,7 +171,8 @@ def _discover() -> None:
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         if entry_point.name in _builders:
             _logger.warning(
-                "ignoring entry point %s: featurizer %r is built in", entry_point.value,
+                "ignoring entry point %s: featurizer %r is built in",
+                entry_point.value,
                 entry_point.name,
             )
             continue
