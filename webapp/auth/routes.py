@@ -13,6 +13,7 @@ from teachbox.errors import Conflict, NotFound
 from teachbox.users import authenticate, create_user, get_user
 from webapp.auth.forms import LoginForm, RegisterForm
 from webapp.extensions import services
+from webapp.ratelimit import LoginLimiter, TooManyAttempts
 
 __all__ = ["bp", "login_required"]
 
@@ -79,10 +80,19 @@ def register():
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        limiter = LoginLimiter(services().storage)
+        address = request.remote_addr or ""
+        try:
+            limiter.check(form.username.data, address)
+        except TooManyAttempts as error:
+            form.password.errors.append(error.message)
+            return render_template("auth/login.html", form=form), error.status
         user = authenticate(services().storage, form.username.data, form.password.data)
         if user is None:
+            limiter.record_failure(form.username.data, address)
             form.password.errors.append("That username and password do not match an account.")
         else:
+            limiter.reset(form.username.data, address)
             _sign_in(user.username)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
