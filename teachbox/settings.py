@@ -36,6 +36,9 @@ class Settings:
     invoker: str = _doc("local", "How the web app reaches preprocess/inference: local or lambda.")
     host: str = _doc("127.0.0.1", "Address the web app listens on.")
     port: int = _doc(8000, "Port the web app listens on.")
+    proxy_hops: int = _doc(
+        0, "Reverse proxies in front of the web app whose X-Forwarded-For/-Proto are trusted (0: none)."
+    )
     # Dataset limits (DESIGN.md "Limits and splits").
     image_min_classes: int = _doc(2, "Fewest classes in an image project.")
     image_max_classes: int = _doc(10, "Most classes in an image project.")

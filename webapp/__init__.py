@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import Flask, request
 from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from teachbox.invoker import create_invoker
 from teachbox.settings import Settings, load_settings
@@ -87,6 +88,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         # The CSRF token lives as long as the session; a long upload must not expire it.
         WTF_CSRF_TIME_LIMIT=None,
     )
+    if settings.proxy_hops:
+        # Behind TLS-terminating proxies: the client's address (login rate limit) and scheme
+        # (Secure cookie) come from their headers, trusted for exactly that many hops.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     app.session_interface = _SessionInterface()
     app.request_class = _Request
     csrf.init_app(app)
