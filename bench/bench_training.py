@@ -21,6 +21,9 @@ vary between runs; onnxruntime 1 thread, torch 1 thread):
     text-2x100                 1.27         1.10   1.15       0.11       2.69                 1252 / 1656
     text-3x1000               16.46        13.02   1.26       2.53       2.28                 1487 / 1701
 
+A second run, on a quieter machine: image-2x10 0.23 s (ratio 1.10), image-10x100 9.50 s vs a
+bare 8.90 s (1.07), text-3x1000 17.15 s vs 13.86 s (1.24).
+
 About half of the RSS is torch's shared libraries mapped from disk (RssFile); the peak above
 the promotion figure comes from tracing the backbone for the exports, after promotion.
 The polygon classes of the image cases (3 to 12 sides) are a speed workload, not a quality
@@ -89,7 +92,7 @@ def _sentence(topic: str, rng: random.Random) -> str:
     return " ".join(words).capitalize() + f" ({rng.randrange(10**6)})."
 
 
-def _write_dataset(
+def write_dataset(
     storage: LocalStorage, kind: str, classes: int, per_class: int, seed: int
 ) -> DatasetManifest:
     rng = random.Random(seed)
@@ -127,7 +130,7 @@ def run_case(case: str, cache_dir: str, threads: int | None) -> dict:
     storage = LocalStorage(work)
     configure_threads()
     warm_up(settings)  # what a running daemon has already paid
-    manifest = _write_dataset(storage, kind, classes, per_class, seed=zlib.crc32(case.encode()))
+    manifest = write_dataset(storage, kind, classes, per_class, seed=zlib.crc32(case.encode()))
     worker = Worker(storage, settings, trainer_id="bench")
 
     rss_at_promotion: list[float] = []
@@ -176,6 +179,18 @@ def run_case(case: str, cache_dir: str, threads: int | None) -> dict:
     }
 
 
+def run_cases(cases: list[str], cache_dir: str, threads: int | None = None) -> list[dict]:
+    """Each case in its own fresh process (its peak RSS is the case's own); one row per case."""
+    rows = []
+    for case in cases:
+        command = [sys.executable, __file__, "--case", case, "--cache-dir", cache_dir]
+        if threads:
+            command += ["--threads", str(threads)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        rows.append(json.loads(output.strip().splitlines()[-1]))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
@@ -191,11 +206,7 @@ def main() -> None:
     print(" | ".join(columns))
     print("-" * 150)
     for case in args.cases.split(","):
-        command = [sys.executable, __file__, "--case", case, "--cache-dir", args.cache_dir]
-        if args.threads:
-            command += ["--threads", str(args.threads)]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        r = json.loads(output.strip().splitlines()[-1])
+        r = run_cases([case], args.cache_dir, args.threads)[0]
         cells = (r["case"], r["threads"], f"{r['promoted_s']:.2f}",
                  f"{r['bare_s']:.2f} ({r['bare_before_s']:.2f}/{r['bare_after_s']:.2f})",
                  f"{r['ratio']:.2f}", f"{r['retrain_s']:.2f}", f"{r['exports_s']:.2f}",
@@ -203,6 +214,7 @@ def main() -> None:
                  f"{r['rss_promoted_mb']:.0f}", f"{r['peak_rss_mb']:.0f}", r["head"])
         print(" | ".join(str(cell).rjust(len(column)) for cell, column in zip(cells, columns, strict=True)),
               flush=True)
+
 
 if __name__ == "__main__":
     main()
