@@ -22,6 +22,7 @@ from teachbox.featurizers.registry import (
     load_onnx_session,
     register_featurizer,
 )
+from teachbox.ingest.images import IMAGE_FORMATS, IMAGE_OPENERS  # one list for uploads and serving
 
 __all__ = ["IMAGE_FORMATS", "IMAGE_SIZE", "ImageFeaturizer", "load_image_array"]
 
@@ -33,8 +34,6 @@ IMAGE_SIZE = 224
 _MEAN = 0.5
 _STD = 0.5
 _BACKGROUND = (255, 255, 255)
-# The upload formats (DESIGN.md "Limits"); Pillow's other decoders are attack surface only.
-IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 _FORMAT_NAMES = "JPEG, PNG, WebP, GIF or BMP"
 
 
@@ -49,7 +48,7 @@ def load_image_array(data: bytes) -> np.ndarray:
     if not data:
         raise ValueError("image is empty (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+        with Image.open(io.BytesIO(data), formats=IMAGE_OPENERS) as image:
             # JPEG only: decode at a reduced scale that still covers 224 on the short side.
             image.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
             image = _to_rgb(ImageOps.exif_transpose(image))

@@ -17,12 +17,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from teachbox.datasets import sha256_hex
 from teachbox.ingest._sizes import too_large_reason
 
-__all__ = ["IMAGE_FORMATS", "ImageRejected", "NormalizedImage", "normalize_image"]
+__all__ = ["IMAGE_FORMATS", "IMAGE_OPENERS", "ImageRejected", "NormalizedImage", "normalize_image"]
 
 _logger = logging.getLogger(__name__)
 
 # Pillow format names we accept; GIF and animated WebP contribute their first frame.
-IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+# "MPO" is how Pillow names the multi-picture JPEGs many phone cameras write; it decodes
+# as JPEG (its first picture), so it is a JPEG to the person uploading it.
+IMAGE_OPENERS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # the Pillow decoders we allow
+IMAGE_FORMATS = (*IMAGE_OPENERS, "MPO")  # what image.format may then say
 _STORED_FORMAT = "JPEG"
 _STORED_EXT = "jpg"
 _JPEG_QUALITY = 90
@@ -126,7 +129,7 @@ def normalize_image(
         )
     fmt = _check_header(data, max_pixels)
     try:
-        with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+        with Image.open(io.BytesIO(data), formats=["JPEG" if fmt == "MPO" else fmt]) as image:
             # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the stored
             # size (DESIGN.md: 113 ms -> 33 ms for a 12-megapixel photo).
             image.draft("RGB", (store_side, store_side))

@@ -324,3 +324,16 @@ def test_entry_point_builders_are_found_on_first_lookup(
     monkeypatch.setattr(registry, "entry_points", lambda group: [plugin])
     assert "plugin-lite0" in list_featurizers()
     assert create_featurizer("plugin-lite0", cache_dir).name == "lite0"
+
+
+def test_a_multi_picture_phone_jpeg_is_read_as_its_first_picture() -> None:
+    red = Image.new("RGB", (300, 300), (255, 0, 0))
+    buffer = io.BytesIO()
+    red.save(buffer, "MPO", save_all=True, append_images=[Image.new("RGB", (300, 300))])
+    pixels = load_image_array(buffer.getvalue())
+    assert pixels[0].mean() > 0.9 and pixels[1].mean() < -0.9  # red, not the black second picture
+
+
+def test_a_non_image_is_refused_even_though_mpo_is_an_accepted_format() -> None:
+    with pytest.raises(ValueError, match="not a JPEG, PNG, WebP, GIF or BMP image"):
+        load_image_array(b"%PDF-1.4 not an image at all")

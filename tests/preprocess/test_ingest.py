@@ -106,3 +106,12 @@ def test_txt_file_takes_every_line_whole_even_with_one_comma_each():
 
 def test_normalize_text_trims_collapses_and_composes():
     assert normalize_text("  e\u0301te\u0301 \n\t ici ") == "\u00e9t\u00e9 ici"
+
+
+def test_a_multi_picture_phone_jpeg_is_accepted_as_a_jpeg() -> None:
+    first = Image.new("RGB", (300, 200), (200, 10, 10))
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[Image.new("RGB", (300, 200))])
+    result = normalize_image(buffer.getvalue(), max_bytes=10**7, max_pixels=10**8, store_side=320)
+    with Image.open(io.BytesIO(result.data)) as stored:
+        assert stored.format == "JPEG" and stored.getpixel((10, 10))[0] > 150
