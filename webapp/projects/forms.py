@@ -13,6 +13,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     MultipleFileField,
+    SelectField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -32,6 +33,8 @@ __all__ = [
     "PromoteForm",
     "CancelForm",
     "PredictForm",
+    "FeedbackForm",
+    "RemovePendingForm",
 ]
 
 
@@ -190,3 +193,22 @@ class PredictForm(FlaskForm):
     image = FileField("Image")
     text = TextAreaField("Text")
     submit = SubmitField("Predict")
+
+
+class FeedbackForm(FlaskForm):
+    """"Right" or "Wrong? this is class X" after a prediction. The page posts the input back
+    (a normalized image of a few tens of kB, or the text), so the server keeps nothing between
+    predicting and correcting."""
+
+    class_index = SelectField("This is class", coerce=int)
+    image_b64 = HiddenField()
+    text = HiddenField()
+    submit = SubmitField("Add as example")
+
+    def __init__(self, class_names: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.class_index.choices = list(enumerate(class_names))
+
+
+class RemovePendingForm(FlaskForm):
+    submit = SubmitField("Remove")

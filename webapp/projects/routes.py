@@ -25,7 +25,19 @@ from flask import (
 
 from teachbox.bundles import current_version, list_versions, load_model_meta, promote_model
 from teachbox.datasets import DatasetManifest, load_manifest, sample_key
-from teachbox.errors import NotFound, TeachboxError
+from teachbox.errors import BadRequest, NotFound, TeachboxError
+from teachbox.feedback import (
+    add_pending,
+    forget_retrain,
+    list_pending,
+    pending_counts,
+    read_pending,
+    remove_pending,
+    retrain_upload_in_progress,
+    settle_retrain,
+    stage_pending,
+)
+from teachbox.ingest import ImageRejected, normalize_image
 from teachbox.jobs import (
     JobRecord,
     JobStatus,
@@ -51,8 +63,10 @@ from webapp.extensions import services
 from webapp.projects.charts import confusion_heatmap, learning_curves
 from webapp.projects.forms import (
     CancelForm,
+    FeedbackForm,
     PredictForm,
     PromoteForm,
+    RemovePendingForm,
     RetrainForm,
     TrainForm,
     chosen_files,
@@ -293,6 +307,8 @@ def train(kind: str):
 
 
 def _upload_payload(status: UploadStatus) -> dict:
+    if status.state != UploadState.VALIDATING.value:
+        settle_retrain(services().storage, status.project_id)
     next_url = ""
     if status.state == UploadState.QUEUED.value and status.job_id:
         next_url = url_for("projects.job_page", project_id=status.project_id, job_id=status.job_id)
@@ -402,10 +418,13 @@ def project_page(project_id: str):
     jobs = list_project_jobs(storage, project.id)
     versions = list_versions(storage, project.id)
     manifest = _manifest_or_none(project, jobs[0].dataset_id) if jobs else None
+    pending = list_pending(storage, project)
     return render_template(
         "projects/project.html", project=project, jobs=jobs, versions=versions,
         current=current_version(storage, project.id), counts=manifest.counts() if manifest else {},
         retrain_form=RetrainForm(), promote_form=PromoteForm(),
+        pending=pending, pending_counts=pending_counts(pending, project),
+        remove_form=RemovePendingForm(),
     )
 
 
@@ -463,10 +482,101 @@ def retrain(project_id: str):
     if not jobs:
         flash("This project has no data to retrain on yet.")
         return redirect(url_for("projects.project_page", project_id=project.id))
+    waiting = retrain_upload_in_progress(storage, project.id)
+    if waiting:
+        flash("A retrain with the pending examples is already being prepared.")
+        return redirect(url_for("projects.upload_page", upload_id=waiting))
+    if list_pending(storage, project):
+        upload_id = _retrain_with_pending(project, jobs[0].dataset_id, jobs[0].options)
+        flash("Retraining with the pending examples: they join the earlier ones in a new dataset.")
+        return redirect(url_for("projects.upload_page", upload_id=upload_id))
     job = submit_job(storage, project.id, dataset_id=jobs[0].dataset_id, kind=project.kind,
                      featurizer=project.featurizer, options=jobs[0].options)
     flash("Retraining: the current model keeps answering until the new one succeeds.")
     return redirect(url_for("projects.job_page", project_id=project.id, job_id=job.job_id))
+
+
+def _retrain_with_pending(project: Project, base_dataset_id: str, options: dict) -> str:
+    """An upload of the pending examples on top of the latest dataset, through the same
+    preprocess step as the Train form; the examples stay pending until it is queued."""
+    storage, invoker = services().storage, services().invoker
+    upload_id = new_id()
+    storage.put_json(_entries_key(upload_id), {
+        "kind": project.kind, "project_name": project.name, "num_classes": len(project.class_names),
+        "class_names": project.class_names, "pasted": {}, "augment": bool(options.get("augment")),
+        "files": {}, "project": project.id,
+    })
+    # Written before the examples are staged: settle_retrain reads it to decide their fate.
+    write_upload_status(storage, UploadStatus(
+        upload_id=upload_id, project_id=project.id, owner=project.owner,
+        state=UploadState.VALIDATING.value,
+    ))
+    staged = stage_pending(storage, project, upload_id)
+    try:
+        invoker.start("preprocess", {
+            "upload_id": upload_id, "project_id": project.id, "owner": project.owner,
+            "project_name": project.name, "kind": project.kind, "class_names": project.class_names,
+            "files": staged.files, "pasted": staged.pasted, "labelled_csv": None,
+            "options": {"featurizer": project.featurizer, "augment": bool(options.get("augment"))},
+            "base_dataset_id": base_dataset_id,
+        })
+    except Exception:
+        forget_retrain(storage, project.id)
+        raise
+    _logger.info("upload %s: retrain of project %s with %d pending examples", upload_id, project.id,
+                 len(staged.keys))
+    return upload_id
+
+
+@bp.route("/projects/<project_id>/pending", methods=["POST"])
+@login_required
+def add_feedback(project_id: str):
+    project = get_project_or_404(project_id)
+    form = FeedbackForm(project.class_names)
+    if not form.validate_on_submit():
+        abort(400)
+    image = None
+    if project.kind == "image":
+        try:
+            image = base64.b64decode(form.image_b64.data or "", validate=True)
+        except ValueError:
+            image = b""  # refused by add_pending with the sentence for an unreadable image
+    try:
+        add_pending(services().storage, services().settings, project, form.class_index.data,
+                    image=image, text=form.text.data)
+    except BadRequest as error:
+        flash(error.message)
+        return redirect(url_for("projects.predict", project_id=project.id))
+    flash(f"Added to '{project.class_names[form.class_index.data]}' as a pending example; "
+          "retrain the project to learn from it.")
+    return redirect(url_for("projects.predict", project_id=project.id))
+
+
+@bp.route("/projects/<project_id>/pending/<int:class_index>/<sha256>")
+@login_required
+def pending_image(project_id: str, class_index: int, sha256: str):
+    project = get_project_or_404(project_id)
+    if project.kind != "image":
+        abort(404)
+    try:
+        data = read_pending(services().storage, project, class_index, sha256)
+    except NotFound:
+        abort(404)
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
+@bp.route("/projects/<project_id>/pending/<int:class_index>/<sha256>/remove", methods=["POST"])
+@login_required
+def remove_feedback(project_id: str, class_index: int, sha256: str):
+    project = get_project_or_404(project_id)
+    if not RemovePendingForm().validate_on_submit():
+        abort(400)
+    try:
+        remove_pending(services().storage, project, class_index, sha256)
+    except NotFound:
+        abort(404)
+    flash("The pending example was removed.")
+    return redirect(url_for("projects.project_page", project_id=project.id))
 
 
 @bp.route("/projects/<project_id>/promote", methods=["POST"])
@@ -491,11 +601,12 @@ def promote(project_id: str):
 def predict(project_id: str):
     project = get_project_or_404(project_id)
     form = PredictForm()
-    result, error, shown_image = None, "", ""
+    result, error, shown_image, raw = None, "", "", b""
     if form.validate_on_submit():
         if project.kind == "image":
             chosen = chosen_files(form.image)
-            encoded = base64.b64encode(chosen[0].read()).decode() if chosen else ""
+            raw = chosen[0].read() if chosen else b""
+            encoded = base64.b64encode(raw).decode() if chosen else ""
             inputs = [{"image_b64": encoded}] if chosen else []
             if chosen:
                 # Shown back beside the answer; only image types, so it can only ever be an <img>.
@@ -518,4 +629,29 @@ def predict(project_id: str):
     status = 400 if error else 200
     return render_template("projects/predict.html", project=project, form=form, result=result,
                            error=error, shown_image=shown_image if result else "",
-                           current=current_version(services().storage, project.id)), status
+                           current=current_version(services().storage, project.id),
+                           feedback=_feedback_forms(project, result, raw, form.text.data)), status
+
+
+def _feedback_forms(project: Project, result: dict | None, image: bytes, text: str | None) -> dict | None:
+    """The "Right" and "Wrong? this is class X" forms for a prediction, carrying its input."""
+    if not result:
+        return None
+    settings = services().settings
+    form = FeedbackForm(project.class_names, formdata=None)
+    if project.kind == "image":
+        try:
+            # Normalized now, so the page re-posts tens of kB rather than the original photo.
+            form.image_b64.data = base64.b64encode(normalize_image(
+                image, max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels,
+                store_side=settings.image_store_side).data).decode()
+        except ImageRejected:
+            return None
+    else:
+        form.text.data = (text or "").strip()
+    folded = [name.casefold() for name in project.class_names]
+    label = result["predictions"][0]["label"].casefold()
+    predicted = folded.index(label) if label in folded else None
+    if predicted is not None:
+        form.class_index.data = predicted
+    return {"form": form, "predicted": predicted}

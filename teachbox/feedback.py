@@ -1,0 +1,252 @@
+"""Pending examples: inputs a person marked right, or corrected, on the Inference page, kept
+for the project's next training (the Lobe-style feedback loop).
+
+Keys:
+
+    projects/<id>/pending/<class_index>/<sha256>.<ext>   a normalized image, or a text (UTF-8)
+    projects/<id>/pending-retrain.json                   the retrain upload that took them in
+
+A retrain copies the pending examples into an upload's staging prefix and records which keys
+it took (``stage_pending``). They are deleted only once that upload is queued
+(``settle_retrain``): if preprocess rejects the upload, they stay pending, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from teachbox.datasets import sha256_hex
+from teachbox.errors import BadRequest, NotFound
+from teachbox.ingest import ImageRejected, normalize_image, normalize_text
+from teachbox.projects import Project
+from teachbox.settings import Settings
+from teachbox.storage import ObjectNotFound, Storage
+from teachbox.uploads import UploadState, get_upload_status, staging_prefix
+
+__all__ = [
+    "PendingExample",
+    "StagedPending",
+    "add_pending",
+    "list_pending",
+    "pending_counts",
+    "read_pending",
+    "remove_pending",
+    "stage_pending",
+    "forget_retrain",
+    "retrain_upload_in_progress",
+    "settle_retrain",
+]
+
+_logger = logging.getLogger(__name__)
+
+_KEY = re.compile(r"projects/[0-9a-f]{16}/pending/(\d+)/([0-9a-f]{64})\.(jpg|txt)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class PendingExample:
+    class_index: int
+    sha256: str
+    ext: str  # "jpg" for images, "txt" for texts
+    key: str
+    text: str = ""  # the example itself, for text projects
+
+
+@dataclass(frozen=True)
+class StagedPending:
+    """What a retrain upload hands preprocess: staged image files, pasted text per class."""
+
+    files: list[dict] = field(default_factory=list)
+    pasted: dict[str, str] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+
+
+def _prefix(project_id: str) -> str:
+    return f"projects/{project_id}/pending/"
+
+
+def _key(project_id: str, class_index: int, sha256: str, ext: str) -> str:
+    return f"{_prefix(project_id)}{class_index}/{sha256}.{ext}"
+
+
+def _retrain_key(project_id: str) -> str:
+    return f"projects/{project_id}/pending-retrain.json"
+
+
+def _check_class(project: Project, class_index: int) -> None:
+    if not 0 <= class_index < len(project.class_names):
+        raise BadRequest(
+            f"This project has no class number {class_index + 1}; choose one of "
+            f"{', '.join(repr(n) for n in project.class_names)}."
+        )
+
+
+def _parse(key: str, storage: Storage, kind: str) -> PendingExample | None:
+    match = _KEY.fullmatch(key)
+    if not match:
+        return None
+    text = storage.get(key).decode("utf-8") if kind == "text" else ""
+    return PendingExample(class_index=int(match[1]), sha256=match[2], ext=match[3], key=key, text=text)
+
+
+def _listed(storage: Storage, project: Project) -> list[PendingExample]:
+    examples = []
+    for key in storage.list(_prefix(project.id)):
+        try:
+            example = _parse(key, storage, project.kind)
+        except ObjectNotFound:
+            continue  # removed while we listed
+        if example is not None:
+            examples.append(example)
+    return examples
+
+
+def add_pending(storage: Storage, settings: Settings, project: Project, class_index: int, *,
+                image: bytes | None = None, text: str | None = None) -> PendingExample:
+    """Keep one input as a pending example of ``class_index``.
+
+    An image goes through the same normalization as an uploaded one; a text is normalized as
+    an uploaded row. The same input marked again moves to the latest class given.
+
+    Raises:
+        BadRequest: no such class, the input is unusable (the sentence says why and what to
+            do), or the class already has as many pending examples as a class may hold.
+    """
+    _check_class(project, class_index)
+    if project.kind == "image":
+        try:
+            normalized = normalize_image(image or b"", max_bytes=settings.image_max_bytes,
+                                         max_pixels=settings.image_max_pixels,
+                                         store_side=settings.image_store_side)
+        except ImageRejected as error:
+            raise BadRequest(
+                f"This image cannot be added as an example: {error.reason}. {error.fix}") from None
+        data, sha256, ext = normalized.data, normalized.sha256, "jpg"
+    else:
+        cleaned = normalize_text(text or "")
+        if not cleaned:
+            raise BadRequest("There is no text to add; type some text and predict it first.")
+        if len(cleaned) > settings.text_max_chars:
+            raise BadRequest(f"This text cannot be added as an example: it is {len(cleaned)} characters "
+                             f"long; the limit is {settings.text_max_chars}. Shorten it.")
+        data = cleaned.encode("utf-8")
+        sha256, ext = sha256_hex(data), "txt"
+    existing = _listed(storage, project)
+    limit = settings.image_max_per_class if project.kind == "image" else settings.text_max_per_class
+    in_class = [e for e in existing if e.class_index == class_index and e.sha256 != sha256]
+    if len(in_class) >= limit:
+        raise BadRequest(
+            f"Class {project.class_names[class_index]!r} already has {len(in_class)} pending examples, "
+            f"the most a class may hold; retrain or remove some first."
+        )
+    example = PendingExample(class_index=class_index, sha256=sha256, ext=ext,
+                             key=_key(project.id, class_index, sha256, ext),
+                             text=data.decode("utf-8") if ext == "txt" else "")
+    storage.put(example.key, data)
+    # One input belongs to one class: a later correction replaces an earlier mark.
+    for other in existing:
+        if other.sha256 == sha256 and other.class_index != class_index:
+            storage.delete(other.key)
+    _logger.info("project %s: pending example %s in class %d", project.id, sha256[:12], class_index)
+    return example
+
+
+def list_pending(storage: Storage, project: Project) -> list[PendingExample]:
+    """The project's pending examples by class, after settling a finished retrain."""
+    settle_retrain(storage, project.id)
+    return sorted(_listed(storage, project), key=lambda e: (e.class_index, e.sha256))
+
+
+def pending_counts(examples: list[PendingExample], project: Project) -> dict[str, int]:
+    """Pending examples per class name, every class listed."""
+    counts = dict.fromkeys(project.class_names, 0)
+    for example in examples:
+        if example.class_index < len(project.class_names):
+            counts[project.class_names[example.class_index]] += 1
+    return counts
+
+
+def _find(storage: Storage, project: Project, class_index: int, sha256: str) -> PendingExample:
+    if _SHA256.fullmatch(sha256 or ""):
+        for ext in ("jpg", "txt"):
+            key = _key(project.id, class_index, sha256, ext)
+            if storage.exists(key):
+                return PendingExample(class_index=class_index, sha256=sha256, ext=ext, key=key)
+    raise NotFound("No such pending example.")
+
+
+def read_pending(storage: Storage, project: Project, class_index: int, sha256: str) -> bytes:
+    """The stored bytes of one pending example. Raises NotFound."""
+    try:
+        return storage.get(_find(storage, project, class_index, sha256).key)
+    except ObjectNotFound:
+        raise NotFound("No such pending example.") from None
+
+
+def remove_pending(storage: Storage, project: Project, class_index: int, sha256: str) -> None:
+    """Drop one pending example. Raises NotFound."""
+    storage.delete(_find(storage, project, class_index, sha256).key)
+
+
+def retrain_upload_in_progress(storage: Storage, project_id: str) -> str:
+    """The id of a retrain upload still being validated with the pending examples, or ''."""
+    settle_retrain(storage, project_id)
+    try:
+        return str(storage.get_json(_retrain_key(project_id)).get("upload_id", ""))
+    except ObjectNotFound:
+        return ""
+
+
+def stage_pending(storage: Storage, project: Project, upload_id: str) -> StagedPending:
+    """Copy every pending example into ``upload_id``'s staging prefix and record which ones
+    that upload takes in, so ``settle_retrain`` removes exactly those once it is queued."""
+    examples = list_pending(storage, project)
+    staged = StagedPending()
+    texts: dict[int, list[str]] = {}
+    for example in examples:
+        try:
+            data = storage.get(example.key)
+        except ObjectNotFound:
+            continue  # removed meanwhile
+        if project.kind == "image":
+            key = f"{staging_prefix(upload_id)}pending/c{example.class_index}/{example.sha256}.jpg"
+            storage.put(key, data)
+            staged.files.append({"class_index": example.class_index, "key": key,
+                                 "filename": f"feedback-{example.sha256[:16]}.jpg"})
+        else:
+            # Normalized texts hold no line breaks, so one per pasted line is exact.
+            texts.setdefault(example.class_index, []).append(data.decode("utf-8"))
+        staged.keys.append(example.key)
+    staged.pasted.update({str(index): "\n".join(lines) for index, lines in sorted(texts.items())})
+    storage.put_json(_retrain_key(project.id), {"upload_id": upload_id, "keys": staged.keys})
+    return staged
+
+
+def forget_retrain(storage: Storage, project_id: str) -> None:
+    """Keep the pending examples after a retrain upload could not even be started."""
+    storage.delete(_retrain_key(project_id))
+
+
+def settle_retrain(storage: Storage, project_id: str) -> str:
+    """Finish the pending examples' part of a retrain once its upload has an outcome:
+    queued, the examples it took are deleted; rejected or failed, they stay pending.
+    Returns the upload's state ('' when no retrain was waiting)."""
+    try:
+        record = storage.get_json(_retrain_key(project_id))
+    except ObjectNotFound:
+        return ""
+    try:
+        state = get_upload_status(storage, str(record.get("upload_id", ""))).state
+    except NotFound:
+        state = UploadState.ERROR.value
+    if state == UploadState.VALIDATING:
+        return state
+    if state == UploadState.QUEUED:
+        for key in record.get("keys", []):
+            storage.delete(key)
+        _logger.info("project %s: %d pending examples are in upload %s", project_id,
+                     len(record.get("keys", [])), record.get("upload_id"))
+    storage.delete(_retrain_key(project_id))
+    return state
