@@ -54,7 +54,6 @@ from teachbox.uploads import (
     UploadState,
     UploadStatus,
     get_upload_status,
-    staging_prefix,
     write_upload_status,
 )
 from webapp.auth.routes import login_required
@@ -73,6 +72,7 @@ from webapp.projects.forms import (
     class_limits,
     pasted_lines,
 )
+from webapp.projects.training import ChosenFile, UploadRequest, latest_dataset_id, stage_upload
 
 __all__ = ["bp", "get_project_or_404"]
 
@@ -158,33 +158,23 @@ def _requested_class_count(kind: str) -> int:
         return low
 
 
-def _latest_dataset_id(project: Project) -> str:
-    jobs = list_project_jobs(services().storage, project.id)
-    return jobs[0].dataset_id if jobs else ""
-
-
 def _stage_upload(form: TrainForm, kind: str, existing: Project | None) -> str:
-    """Stream every chosen file to staging, record the entries (to refill the form if
-    preprocess rejects it), and hand the upload to preprocess in the background."""
-    storage, invoker = services().storage, services().invoker
-    project_id, upload_id = (existing.id if existing else new_id()), new_id()
-    prefix = staging_prefix(upload_id)
+    """Record the entries (to refill the form if preprocess rejects it), then stage the files
+    and hand the upload to preprocess in the background."""
+    storage = services().storage
+    upload_id = new_id()
     files, chosen_names, pasted = [], {}, {}
     for i in range(form.class_count):
         field = form[f"class_{i}_files"]
         chosen = chosen_files(field)
         chosen_names[field.name] = [f.filename for f in chosen]
-        for n, upload in enumerate(chosen):
-            key = f"{prefix}c{i}/{n:04d}.bin"
-            storage.put_stream(key, upload.stream)
-            files.append({"class_index": i, "key": key, "filename": upload.filename})
+        files += [ChosenFile(i, upload.filename, upload.stream) for upload in chosen]
         if kind == "text" and pasted_lines(form[f"class_{i}_text"].data):
             pasted[str(i)] = form[f"class_{i}_text"].data
     labelled = None
     if kind == "text" and chosen_files(form.labelled_csv):
         upload = chosen_files(form.labelled_csv)[0]
-        labelled = {"key": f"{prefix}labelled.bin", "filename": upload.filename}
-        storage.put_stream(labelled["key"], upload.stream)
+        labelled = ChosenFile(None, upload.filename, upload.stream)
         chosen_names["labelled_csv"] = [upload.filename]
     storage.put_json(_entries_key(upload_id), {
         "kind": kind,
@@ -196,26 +186,13 @@ def _stage_upload(form: TrainForm, kind: str, existing: Project | None) -> str:
         "files": chosen_names,
         "project": existing.id if existing else "",
     })
-    write_upload_status(storage, UploadStatus(
-        upload_id=upload_id, project_id=project_id, owner=g.user.username,
-        state=UploadState.VALIDATING.value,
-    ))
-    invoker.start("preprocess", {
-        "upload_id": upload_id,
-        "project_id": project_id,
-        "owner": g.user.username,
-        "project_name": form.project_name.data.strip(),
-        "kind": kind,
-        "class_names": form.class_names(),
-        "files": files,
-        "pasted": pasted,
-        "labelled_csv": labelled,
-        "options": {"featurizer": existing.featurizer if existing else "",
-                    "augment": bool(form.augment.data)},
-        "base_dataset_id": _latest_dataset_id(existing) if existing else "",
-    })
-    _logger.info("upload %s: %d files staged for project %s", upload_id, len(files), project_id)
-    return upload_id
+    return stage_upload(storage, services().invoker, UploadRequest(
+        owner=g.user.username, project_id=existing.id if existing else new_id(),
+        project_name=form.project_name.data, kind=kind, class_names=form.class_names(),
+        files=files, pasted=pasted, labelled_csv=labelled,
+        featurizer=existing.featurizer if existing else "", augment=bool(form.augment.data),
+        base_dataset_id=latest_dataset_id(storage, existing.id) if existing else "",
+    ), upload_id=upload_id)
 
 
 def _refill_from_rejected(form: TrainForm, upload_id: str) -> list[str]:
