@@ -9,15 +9,22 @@ removes the staging files.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import logging
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
+
 from teachbox import projects
+from teachbox.archives import archive_limits, open_class_files, scan_zip
 from teachbox.datasets import (
     DatasetManifest,
     Sample,
@@ -87,6 +94,7 @@ class PreprocessRequest:
     files: list[StagedFile] = field(default_factory=list)
     pasted: dict[int, str] = field(default_factory=dict)
     labelled_csv: StagedFile | None = None
+    archive: StagedFile | None = None  # a zip of one folder (text: or CSV) per class
     featurizer: str = ""
     augment: bool = False
     base_dataset_id: str = ""
@@ -115,6 +123,8 @@ class PreprocessRequest:
             files = [staged(item) for item in payload.get("files") or []]
             labelled = payload.get("labelled_csv")
             labelled_csv = staged({**labelled, "class_index": None}) if labelled else None
+            archive = payload.get("archive")
+            archive_file = staged({**archive, "class_index": None}) if archive else None
             options = payload.get("options") or {}
             pasted = {int(index): str(text) for index, text in (payload.get("pasted") or {}).items()}
         except (KeyError, TypeError, ValueError) as error:
@@ -135,7 +145,7 @@ class PreprocessRequest:
             upload_id=upload_id, project_id=project_id, owner=str(payload["owner"]),
             project_name=str(payload.get("project_name", "")), kind=kind, class_names=class_names,
             files=files, pasted=pasted,
-            labelled_csv=labelled_csv,
+            labelled_csv=labelled_csv, archive=archive_file,
             featurizer=str(options.get("featurizer") or DEFAULT_FEATURIZERS[kind]),
             augment=bool(options.get("augment", False)),
             base_dataset_id=base_dataset_id,
@@ -258,13 +268,75 @@ def _base_candidates(request: PreprocessRequest, storage: Storage, existing: pro
     return candidates
 
 
+# ---- an archive of class folders ---------------------------------------------------------------
+
+
+def _expand_archive(request: PreprocessRequest, archive: StagedFile, storage: Storage,
+                    settings: Settings) -> tuple[PreprocessRequest, list[str]]:
+    """The request with the archive's files staged one per class, as if chosen one by one.
+
+    The whole archive is checked (``scan_zip``) before a single file is staged; its classes
+    are the request's classes followed by the archive's others, matched by name.
+    """
+    limits = archive_limits(settings, request.kind)
+    with tempfile.TemporaryFile() as local:
+        # zipfile needs to seek, and an S3 body cannot: keep a local copy while reading.
+        try:
+            with storage.open(archive.key) as stream:
+                shutil.copyfileobj(stream, local, 1024 * 1024)
+        except ObjectNotFound:
+            raise ValidationFailed([Problem(field="archive", item=archive.filename,
+                                            reason="the file did not arrive", fix="Upload it again.")]
+                                   ) from None
+        local.seek(0)
+        layout = scan_zip(local, request.kind, limits)
+        names = list(request.class_names)
+        index_of = {name.casefold(): i for i, name in enumerate(names)}
+        for name in layout.classes:
+            if name.casefold() not in index_of:
+                index_of[name.casefold()] = len(names)
+                names.append(name)
+        files = list(request.files)
+        prefix = staging_prefix(request.upload_id)
+        local.seek(0)
+        for number, (class_file, stream) in enumerate(open_class_files(local, layout, limits)):
+            key = f"{prefix}archive/{number:05d}.bin"
+            storage.put_stream(key, stream)
+            files.append(StagedFile(key, class_file.path, index_of[class_file.class_name.casefold()]))
+    _logger.info("upload %s: archive %s gave %d files in %d classes", request.upload_id,
+                 archive.filename, len(layout.files), len(layout.classes))
+    return dataclasses.replace(request, class_names=names, files=files, archive=None), layout.notes()
+
+
 # ---- images ----------------------------------------------------------------------------------
+
+
+def _kept_as_stored(data: bytes, settings: Settings) -> NormalizedImage | None:
+    """A JPEG already in the stored form (a downloaded dataset) is kept byte for byte:
+    re-encoding would change it and its hash, so export -> import would not give the same
+    dataset. Anything with metadata, another mode or a larger size is normalized as usual."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+            width, height = image.size
+            if (image.mode != "RGB" or min(width, height) > settings.image_store_side
+                    or width * height > settings.image_max_pixels
+                    or any(k in image.info for k in ("exif", "icc_profile", "xmp", "comment", "photoshop"))):
+                return None
+            image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None
+    return NormalizedImage(data=data, sha256=sha256_hex(data), ext="jpg", width=width, height=height,
+                           source_format="JPEG")
+
+
 
 
 def _normalize_staged(storage: Storage, settings: Settings, staged: StagedFile
                       ) -> NormalizedImage | ImageRejected | ObjectNotFound:
     try:
         data, size = _read_staged(storage, staged, settings.image_max_bytes)
+        if len(data) <= settings.image_max_bytes and (kept := _kept_as_stored(data, settings)):
+            return kept
         return normalize_image(data, max_bytes=settings.image_max_bytes, full_size=size,
                                max_pixels=settings.image_max_pixels, store_side=settings.image_store_side)
     except (ImageRejected, ObjectNotFound) as error:
@@ -584,6 +656,8 @@ def preprocess(request: PreprocessRequest | dict, storage: Storage, settings: Se
         request = PreprocessRequest.from_payload(request)
     progress = progress or (lambda done, total: None)
     findings = _Findings()
+    if request.archive is not None:
+        request, findings.notes = _expand_archive(request, request.archive, storage, settings)
     existing = _check_project(request, storage, settings, findings)
     candidates = _base_candidates(request, storage, existing, findings)
     if request.kind == "image":
