@@ -171,20 +171,16 @@ def cold_start(kind: str, project_id: str, input_path: Path, settings: Settings,
         runs.append({**json.loads(done.stdout.strip().splitlines()[-1]), "process_ms": wall})
     medians = {key: statistics.median(r[key] for r in runs)
                for key in ("import_ms", "nltk_ms", "first_ms", "process_ms")}
-    return {**medians, "torch": any(r["torch"] for r in runs), "scipy": any(r["scipy"] for r in runs)}
+    return {**medians, "process_p95_ms": percentile([r["process_ms"] for r in runs], 95),
+            "torch": any(r["torch"] for r in runs), "scipy": any(r["scipy"] for r in runs)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache-dir", default=os.environ.get("TEACHBOX_CACHE_DIR", "./var/cache"))
-    parser.add_argument("--runs", type=int, default=200, help="warm calls per measurement")
-    parser.add_argument("--cold-repeats", type=int, default=3)
-    args = parser.parse_args()
-
+def measure(cache_dir: str, runs: int = 200, cold_repeats: int = 3) -> dict:
+    """Every measurement of this bench: ``rows`` (the printed table: what, p50, p95, note)
+    and ``summary`` (cold and warm p50 / p95 in ms for image and text, for the suite)."""
     with tempfile.TemporaryDirectory(prefix="bench-inference-") as tmp:
         folder = Path(tmp) / "data"
-        settings = load_settings(env={}, storage=f"file://{folder}",
-                                 cache_dir=str(Path(args.cache_dir).resolve()))
+        settings = load_settings(env={}, storage=f"file://{folder}", cache_dir=str(Path(cache_dir).resolve()))
         print("training the bench projects ...", file=sys.stderr, flush=True)
         ids = train_projects(folder, settings)
         storage = LocalStorage(folder)
@@ -198,7 +194,7 @@ def main() -> None:
 
         rows = []
         inputs = {"image": Path(tmp) / "image.jpg", "text": Path(tmp) / "text.txt"}
-        cold = {(kind, scipy): cold_start(kind, ids[kind], inputs[kind], settings, args.cold_repeats, scipy)
+        cold = {(kind, scipy): cold_start(kind, ids[kind], inputs[kind], settings, cold_repeats, scipy)
                 for kind in ("image", "text") for scipy in ("as-installed", "without-scipy")}
 
         # Bare backbone passes: the ONNX graphs alone, on input already decoded / tokenized.
@@ -215,13 +211,13 @@ def main() -> None:
             "featurize = decode + run (427x320 JPEG)": lambda: featurizer.featurize([image]),
             "warm predict, image 427x320 JPEG": lambda: predict(ids["image"], [image], storage, settings),
             "warm predict, image 2016x1512 JPEG": lambda: predict(ids["image"], [photo], storage, settings),
-        }, args.runs)
+        }, runs)
         text_times = timed({
             "bare minilm session.run (1 text)":
                 lambda: text_session.run(["features"], {"input_ids": ids_array, "attention_mask": mask}),
             "warm predict, text 13 words": lambda: predict(ids["text"], [text], storage, settings),
             "storage get current.json (local disk)": lambda: current_version(storage, ids["image"]),
-        }, args.runs)
+        }, runs)
 
         def row(what: str, times: list[float], note: str = "") -> None:
             rows.append((what, f"{percentile(times, 50):8.2f}", f"{percentile(times, 95):8.2f}", note))
@@ -235,19 +231,41 @@ def main() -> None:
                 note = "goal < 10 ms"
             row(what, times, note)
         for (kind, scipy), c in cold.items():
-            rows.append((f"cold start {kind}, {scipy}: process total", f"{c['process_ms']:8.1f}", "",
-                         "goal < 1500 ms"))
+            rows.append((f"cold start {kind}, {scipy}: process total", f"{c['process_ms']:8.1f}",
+                         f"{c['process_p95_ms']:8.1f}", "goal < 1500 ms"))
             rows.append(("  import lambda_infer.handler", f"{c['import_ms']:8.1f}", "",
                          "torch imported!" if c["torch"] else "no torch"))
             rows.append(("    of which import nltk", f"{c['nltk_ms']:8.1f}", "",
                          "pulls scipy.stats" if c["scipy"] else "no scipy"))
             rows.append(("  first answer (load + predict)", f"{c['first_ms']:8.1f}", "", ""))
 
+    def warm(times: list[float]) -> dict:
+        return {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95)}
+
+    summary = {
+        "warm image": warm(image_times["warm predict, image 427x320 JPEG"]),
+        "warm text": warm(text_times["warm predict, text 13 words"]),
+        "bare lite0": warm(image_times["bare lite0 session.run (1 image)"]),
+        "bare minilm": warm(text_times["bare minilm session.run (1 text)"]),
+        **{f"cold {kind}, {scipy}": {"p50_ms": c["process_ms"], "p95_ms": c["process_p95_ms"]}
+           for (kind, scipy), c in cold.items()},
+    }
+    return {"rows": rows, "summary": summary, "threads": settings.onnx_threads, "runs": runs,
+            "cold_repeats": cold_repeats}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", default=os.environ.get("TEACHBOX_CACHE_DIR", "./var/cache"))
+    parser.add_argument("--runs", type=int, default=200, help="warm calls per measurement")
+    parser.add_argument("--cold-repeats", type=int, default=3)
+    args = parser.parse_args()
+    result = measure(args.cache_dir, args.runs, args.cold_repeats)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nonnxruntime threads: {settings.onnx_threads}; warm runs: {args.runs}; "
+    print(f"\nonnxruntime threads: {result['threads']}; warm runs: {args.runs}; "
           f"cold starts: median of {args.cold_repeats}; load average {load} on {os.cpu_count()} cores\n")
     print(f"{'measurement':50} {'p50 ms':>8} {'p95 ms':>8}  note")
-    for what, p50, p95, note in rows:
+    for what, p50, p95, note in result["rows"]:
         print(f"{what:50} {p50:>8} {p95:>8}  {note}")
 
 
