@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from nltk.stem.snowball import SnowballStemmer
-from nltk.tokenize import RegexpTokenizer
 
 __all__ = [
     "NGRAMS_FORMAT_VERSION",
@@ -37,14 +35,27 @@ WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (3, 5)
 # Runs of letters/digits, keeping in-word apostrophes ("don't"). Measured here on 3000 texts:
 # 0.05 s, against 0.45 s for TreebankWordTokenizer, whose punctuation tokens we drop anyway.
-_WORDS = RegexpTokenizer(r"\w+(?:'\w+)*")
-_STEMMER = SnowballStemmer("english")
+_WORD_PATTERN = r"\w+(?:'\w+)*"
+
+
+@lru_cache(maxsize=1)
+def _nltk() -> tuple:
+    # Imported on first use: `import nltk` pulls in scipy and costs ~1.7 s, which an image
+    # model, or a text model without n-grams, should never pay on a cold start.
+    from nltk.stem.snowball import SnowballStemmer
+    from nltk.tokenize import RegexpTokenizer
+
+    return RegexpTokenizer(_WORD_PATTERN), SnowballStemmer("english")
+
+
+def _words(text: str) -> list[str]:
+    return _nltk()[0].tokenize(text.lower())
 
 
 @lru_cache(maxsize=100_000)
 def _stem(token: str) -> str:
     # Words repeat across texts, and stemming is most of the cost of a word term.
-    return _STEMMER.stem(token)
+    return _nltk()[1].stem(token)
 
 
 def _word_terms(words: list[str]) -> list[str]:
@@ -66,17 +77,17 @@ def _char_terms(words: list[str]) -> list[str]:
 
 def word_terms(text: str) -> list[str]:
     """Stemmed word unigrams and bigrams of ``text``, prefixed ``w:``."""
-    return _word_terms(_WORDS.tokenize(text.lower()))
+    return _word_terms(_words(text))
 
 
 def char_terms(text: str) -> list[str]:
     """Character 3- to 5-grams inside word boundaries of ``text``, prefixed ``c:``."""
-    return _char_terms(_WORDS.tokenize(text.lower()))
+    return _char_terms(_words(text))
 
 
 def text_terms(text: str) -> list[str]:
     """Every term of ``text``: word then character n-grams (compute once, fit and transform)."""
-    words = _WORDS.tokenize(text.lower())
+    words = _words(text)
     return _word_terms(words) + _char_terms(words)
 
 

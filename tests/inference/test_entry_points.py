@@ -76,6 +76,8 @@ def test_the_serving_path_never_imports_torch(trained_image: TrainedProject) -> 
     assert report["result"]["predictions"][0]["label"] == "circle"
     assert "torch" not in report["loaded"]
     assert "trainer" not in report["loaded"]
+    # An image model has no n-gram head: nltk (and the scipy it drags in, ~1.7 s) stays out.
+    assert "nltk" not in report["loaded"]
 
 
 def test_a_function_url_call_with_the_projects_token_is_answered(
