@@ -28,9 +28,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from teachbox.datasets import DatasetManifest, sample_key
 from teachbox.errors import Problem, ValidationFailed
 from teachbox.ingest._sizes import human_size, too_large_reason
 from teachbox.settings import Settings
+from teachbox.storage import Storage
 
 __all__ = [
     "ARCHIVE_FIELD",
@@ -38,9 +40,11 @@ __all__ = [
     "archive_limits",
     "ArchiveLayout",
     "ClassFile",
+    "SafeZip",
     "plan_layout",
     "scan_zip",
     "open_class_files",
+    "dataset_entries",
     "folder_name",
     "text_csv",
     "write_zip",
@@ -350,6 +354,53 @@ def open_class_files(file: BinaryIO, layout: ArchiveLayout, limits: ArchiveLimit
             total += class_file.size
 
 
+class SafeZip:
+    """Any zip whose entry list was checked (count, declared total, links, encryption, names
+    escaping the root), read one entry at a time with every byte counted against the limits."""
+
+    def __init__(self, file: BinaryIO, limits: ArchiveLimits) -> None:
+        self._limits = limits
+        self._zf = _open_zip(file)
+        self._by_path = _check_entries(self._zf, limits)
+        escaping = [name for name in self._by_path if _escapes_root(name.replace("\\", "/"))]
+        if escaping:
+            self._zf.close()
+            raise ValidationFailed([_problem(name, "the entry points outside the archive",
+                                             "Export the project again; this archive was altered.")
+                                    for name in escaping])
+        self.total = 0
+
+    @property
+    def names(self) -> list[str]:
+        """Every file entry (folders left out), in archive order."""
+        return [name for name in self._by_path if not name.endswith("/")]
+
+    def read(self, name: str) -> bytes:
+        """The entry's bytes. Raises ValidationFailed past a limit or for a damaged entry."""
+        out = io.BytesIO()
+        try:
+            for chunk in _counted_chunks(self._zf, self._by_path[name], self._limits, self.total, name):
+                if out.tell() + len(chunk) > self._limits.max_entry_bytes:
+                    raise ValidationFailed([_problem(name, "the entry is larger than "
+                                                     f"{human_size(self._limits.max_entry_bytes)}",
+                                                     "Nothing was imported.")])
+                out.write(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError):
+            raise ValidationFailed([_problem(name, "the entry is damaged and could not be unpacked",
+                                             "Export the project again.")]) from None
+        self.total += out.tell()
+        return out.getvalue()
+
+    def close(self) -> None:
+        self._zf.close()
+
+    def __enter__(self) -> SafeZip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def folder_name(class_name: str) -> str:
     """A class name as a folder name every system accepts (and our reader does not skip)."""
     name = _UNSAFE_FOLDER_CHARS.sub("_", class_name).strip().lstrip(".")
@@ -364,6 +415,23 @@ def text_csv(texts: Iterable[str]) -> bytes:
     for text in texts:
         writer.writerow([text])
     return out.getvalue().encode("utf-8")
+
+
+def dataset_entries(storage: Storage, manifest: DatasetManifest, class_index: int | None = None
+                    ) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """A dataset (or one class of it) laid out as an import reads it: ``<class>/<sha256>.jpg``
+    per image, ``<class>.csv`` per text class, so downloading and importing it again gives
+    the same samples."""
+    indexes = range(len(manifest.class_names)) if class_index is None else [class_index]
+    for index in indexes:
+        folder = folder_name(manifest.class_names[index])
+        samples = [s for s in manifest.samples if s.class_index == index]
+        if manifest.kind == "text":
+            yield f"{folder}.csv", lambda samples=samples: text_csv(s.text for s in samples)
+            continue
+        for sample in samples:
+            key = sample_key(manifest.project_id, manifest.dataset_id, sample)
+            yield f"{folder}/{sample.sha256}.{sample.ext}", lambda key=key: storage.get(key)
 
 
 def write_zip(out: BinaryIO, entries: Iterable[tuple[str, Callable[[], bytes]]]) -> None:
