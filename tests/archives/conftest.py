@@ -34,3 +34,7 @@ def zip_with_symlink(name: str, target: str, others: dict[str, bytes]) -> bytes:
 def stored_objects(storage: Storage) -> dict[str, bytes]:
     """Every object in storage with its bytes: compare before and after to see what changed."""
     return {key: storage.get(key) for key in storage.list("")}
+
+
+# The preprocess tests' staged-upload fixture, reused as is.
+from tests.preprocess.conftest import new_upload  # noqa: E402, F401
