@@ -104,6 +104,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Pages print the limits they enforce, so they cannot drift from the settings.
     app.context_processor(lambda: {"config_limits": settings})
 
+    from webapp.api.pages import bp as api_pages_bp
+    from webapp.api.routes import bp as api_bp
     from webapp.auth.routes import bp as auth_bp
     from webapp.errors.routes import bp as errors_bp
     from webapp.projects.routes import bp as projects_bp
@@ -111,4 +113,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(errors_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(projects_bp)
+    # The API checks CSRF itself: only for session calls, never for bearer tokens (webapp/api/auth.py).
+    app.register_blueprint(csrf.exempt(api_bp))
+    app.register_blueprint(api_pages_bp)
     return app

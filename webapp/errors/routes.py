@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from teachbox.errors import TeachboxError
+from webapp.api.errors import error_response, is_api_request
 from webapp.extensions import services
 
 __all__ = ["bp", "wants_json"]
@@ -34,6 +35,8 @@ def wants_json() -> bool:
 
 
 def _answer(status: int, message: str, code: str):
+    if is_api_request():
+        return error_response(status, message)
     if wants_json():
         return jsonify({"error": code, "message": message}), status
     return render_template("errors/error.html", status=status, message=message), status
