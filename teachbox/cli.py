@@ -105,6 +105,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return predict_files(args.project, args.files, top_k=args.top_k)
 
 
+def cmd_project_export(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from teachbox.project_export import export_project
+
+    target = Path(args.file).resolve()
+    # Written beside the target and renamed: an interrupted export leaves no half file.
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as out:
+        try:
+            export_project(_storage(load_settings()), args.project, out)
+        except BaseException:
+            os.unlink(out.name)
+            raise
+    os.replace(out.name, target)
+    print(f"Exported project {args.project} to {target}.")
+    return 0
+
+
+def cmd_project_import(args: argparse.Namespace) -> int:
+    from teachbox.project_export import import_project
+
+    with open(args.file, "rb") as archive:
+        project = import_project(_storage(load_settings()), archive, owner=args.owner)
+    print(f"Imported '{project.name}' as project {project.id}, owned by {project.owner}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="teachbox", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -135,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("files", nargs="+", help="image files, text files, or '-' for stdin lines")
     predict.add_argument("--top-k", type=int, default=3)
     predict.set_defaults(func=cmd_predict)
+
+    project = sub.add_parser("project", help="export or import a whole project").add_subparsers(
+        dest="action", required=True)
+    export = project.add_parser("export", help="write a project, its datasets and models to one zip")
+    export.add_argument("project", help="project id")
+    export.add_argument("file", help="the .zip to write")
+    export.set_defaults(func=cmd_project_export)
+    import_ = project.add_parser("import", help="import an exported project as a new project")
+    import_.add_argument("file", help="a .zip made by 'teachbox project export'")
+    import_.add_argument("--owner", required=True, help="the user who will own the imported project")
+    import_.set_defaults(func=cmd_project_import)
 
     show = sub.add_parser("settings", help="list every TEACHBOX_* setting and its default")
     show.set_defaults(func=cmd_settings)

@@ -38,3 +38,6 @@ def stored_objects(storage: Storage) -> dict[str, bytes]:
 
 # The preprocess tests' staged-upload fixture, reused as is.
 from tests.preprocess.conftest import new_upload  # noqa: E402, F401
+
+# A real trainer on the test folder, as the trainer tests use it.
+from tests.trainer.conftest import trainer_settings, worker  # noqa: E402, F401
