@@ -97,12 +97,13 @@ def _token(session: requests.Session, url: str) -> str:
     return match.group(1)
 
 
-def _wait_until_serving(base: str, server: subprocess.Popen) -> None:
+def _wait_until_serving(base: str, server: subprocess.Popen, log_path: Path) -> None:
     """gunicorn has no readiness signal: try the login page until it answers."""
     deadline = time.monotonic() + _READY_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode} before serving")
+            log = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"gunicorn exited with {server.returncode} before serving:\n{log}")
         try:
             requests.get(f"{base}/auth/login", timeout=5)
             return
@@ -122,11 +123,12 @@ def run_upload(images: list[bytes], classes: int = 10, cache_dir: str | None = N
             env["TEACHBOX_CACHE_DIR"] = cache_dir
         command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
                    "webapp.wsgi:app"]
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        log_path = Path(folder) / "gunicorn.log"
+        with open(log_path, "wb") as log:
+            server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_serving(base, server)
+            _wait_until_serving(base, server, log_path)
             result = _upload(base, images, classes)
             workers = _children(server.pid)
             result["worker_peak_rss_mb"] = max(_vm_hwm_mb(pid) for pid in workers)
