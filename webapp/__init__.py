@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Pages print the limits they enforce, so they cannot drift from the settings.
     app.context_processor(lambda: {"config_limits": settings})
 
+    from webapp.admin.routes import bp as admin_bp
     from webapp.api.pages import bp as api_pages_bp
     from webapp.api.routes import bp as api_bp
     from webapp.auth.routes import bp as auth_bp
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     # The API checks CSRF itself: only for session calls, never for bearer tokens (webapp/api/auth.py).
     app.register_blueprint(csrf.exempt(api_bp))
     app.register_blueprint(api_pages_bp)
+    app.register_blueprint(admin_bp)
     return app
