@@ -165,9 +165,19 @@ def submit_job(
         options=dict(options or {}),
         progress={"phase": "queued", "percent": 0},
     )
+    index_key = f"projects/{project_id}/jobs/{job.job_id}"
     _write(storage, job, clock, "queued")
-    storage.put(f"projects/{project_id}/jobs/{job.job_id}", b"")
-    storage.put_json(_pending_key(job.job_id), {"job_id": job.job_id, "project_id": project_id})
+    try:
+        storage.put(index_key, b"")
+        storage.put_json(_pending_key(job.job_id), {"job_id": job.job_id, "project_id": project_id})
+    except BaseException:
+        # A job without its pending entry would show as queued forever and never run.
+        for key in (index_key, _status_key(job.job_id)):
+            try:
+                storage.delete(key)
+            except Exception:
+                _logger.exception("job %s: could not remove %s after a failed submit", job.job_id, key)
+        raise
     return job
 
 
