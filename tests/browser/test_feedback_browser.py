@@ -1,0 +1,69 @@
+"""The feedback loop in headless Chromium: predict, correct the answer, see it pending on the
+project page, retrain, and find the corrected input in the new dataset."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from teachbox.datasets import load_manifest
+from teachbox.feedback import list_pending
+from teachbox.jobs import list_project_jobs
+from teachbox.projects import list_projects
+from tests.browser.test_flows import _files, _png, _watch_training
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_a_corrected_prediction_joins_the_next_dataset(session_factory, trainer, live_app):
+    storage = live_app.extensions["teachbox"].storage
+    session = session_factory()
+    page = session.page
+    session.register("fiona")
+    page.click("nav >> text=Image")
+    page.fill("#project_name", "Lights")
+    page.fill("#class_0_name", "red")
+    page.fill("#class_1_name", "green")
+    page.set_input_files("#class_0_files", _files("red", (220, 20, 20), 12, 300))
+    page.set_input_files("#class_1_files", _files("green", (20, 200, 20), 12, 400))
+    page.click("#submit")
+    _watch_training(session)
+    [project] = list_projects(storage, owner="fiona")
+
+    page.goto(f"/projects/{project.id}/predict")
+    page.set_input_files("#image", {"name": "probe.png", "mimeType": "image/png",
+                                    "buffer": _png(777, (200, 40, 40))})
+    page.click("#submit")
+    page.wait_for_selector("#feedback")
+    predicted = page.inner_text("#top-label").split()[0]
+    corrected = "green" if predicted == "red" else "red"
+    session.shot("prediction-with-feedback")
+    page.select_option("#correct-class", label=corrected)
+    page.click("#feedback-correct-submit")
+    page.wait_for_selector(f"text=Added to '{corrected}' as a pending example")
+    session.shot("correction-added")
+
+    page.goto(f"/projects/{project.id}")
+    assert page.locator(".pending-example").count() == 1
+    assert page.get_attribute(".pending-example", "data-class") == corrected
+    assert page.evaluate("document.querySelector('.pending-example img').naturalWidth") > 0
+    session.shot("project-with-pending")
+    [pending] = list_pending(storage, project)
+    first_dataset = list_project_jobs(storage, project.id)[0].dataset_id
+
+    page.click("#retrain-pending")
+    _watch_training(session)
+    newest = list_project_jobs(storage, project.id)[0]
+    assert newest.dataset_id != first_dataset
+    manifest = load_manifest(storage, project.id, newest.dataset_id)
+    added = [(manifest.class_names[s.class_index], s.sha256) for s in manifest.samples
+             if s.source.startswith("feedback-")]
+    assert added == [(corrected, pending.sha256)]
+    assert len(manifest.samples) == 25
+
+    page.goto(f"/projects/{project.id}")
+    assert page.locator(".pending-example").count() == 0
+    assert re.search(r"Pending examples\s+None", page.inner_text("#pending"))
+    session.shot("project-after-retrain")
+    assert session.console_errors == []
