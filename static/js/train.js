@@ -155,3 +155,110 @@
   form.addEventListener("submit", upload);
   window.Teachbox.enableDropzones(form);
 })();
+
+// Import: a .zip, or a folder holding one folder per class, chosen or dropped. Folder files
+// are sent named by their path (folder/class/file.jpg) so the server groups them by class.
+(() => {
+  const form = document.getElementById("import-form");
+  if (!form) return;
+  const zone = form.querySelector("[data-import-drop]");
+  const archiveInput = form.querySelector("input[type=file][name$=archive]");
+  const folderInput = form.querySelector("input[type=file][name$=folder]");
+  const chosen = form.querySelector("[data-import-chosen]");
+  const state = document.getElementById("import-state");
+  const message = document.getElementById("import-message");
+  let dropped = null;  // {archive: File} or {files: [[path, File], ...]}
+
+  function say(text) {
+    message.textContent = text;
+    message.hidden = !text;
+  }
+
+  function show() {
+    if (dropped && dropped.archive) chosen.textContent = `${dropped.archive.name} chosen`;
+    else if (dropped) chosen.textContent = `${dropped.files.length} files from the dropped folder`;
+    else if (archiveInput.files.length) chosen.textContent = `${archiveInput.files[0].name} chosen`;
+    else if (folderInput.files.length) chosen.textContent = `${folderInput.files.length} files from the folder`;
+    else chosen.textContent = "";
+  }
+
+  const fileOf = (entry) => new Promise((resolve, reject) => entry.file(resolve, reject));
+  const batchOf = (reader) => new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+
+  async function walk(entry, path, out) {
+    if (entry.isFile) {
+      out.push([path + entry.name, await fileOf(entry)]);
+      return;
+    }
+    const reader = entry.createReader();
+    for (let batch = await batchOf(reader); batch.length; batch = await batchOf(reader)) {
+      for (const child of batch) await walk(child, `${path}${entry.name}/`, out);
+    }
+  }
+
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", async (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    const files = [...event.dataTransfer.files];
+    const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry());
+    if (files.length === 1 && files[0].name.toLowerCase().endsWith(".zip")) {
+      dropped = { archive: files[0] };
+    } else {
+      const out = [];
+      for (const entry of entries.filter(Boolean)) await walk(entry, "", out);
+      dropped = { files: out };
+    }
+    show();
+  });
+  form.addEventListener("change", () => { dropped = null; show(); });
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    say("");
+    const data = new FormData();
+    for (const input of form.querySelectorAll("input[type=hidden], input[type=text]")) {
+      data.append(input.name, input.value);
+    }
+    const archive = (dropped && dropped.archive) || archiveInput.files[0];
+    if (archive) {
+      data.append(archiveInput.name, archive, archive.name);
+    } else {
+      const files = (dropped && dropped.files)
+        || [...folderInput.files].map((file) => [file.webkitRelativePath || file.name, file]);
+      for (const [path, file] of files) data.append(folderInput.name, file, path);
+    }
+    const button = document.getElementById("import-submit");
+    button.disabled = true;
+    state.textContent = "Uploading…";
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) state.textContent = `Uploading… ${Math.round((100 * e.loaded) / e.total)}%`;
+    });
+    xhr.addEventListener("load", () => {
+      const body = xhr.response || {};
+      if (xhr.status === 202) {
+        state.textContent = "Uploaded. Checking your files…";
+        window.location.assign(body.page_url);
+        return;
+      }
+      button.disabled = false;
+      state.textContent = "";
+      say([body.message, ...Object.values(body.fields || {}).flat()].filter(Boolean).join(" ")
+          || `The upload failed (${xhr.status}). Try again.`);
+    });
+    xhr.addEventListener("error", () => {
+      button.disabled = false;
+      state.textContent = "";
+      say("The connection broke during the upload. Check your network and try again.");
+    });
+    xhr.send(data);
+  });
+})();

@@ -41,3 +41,6 @@ from tests.preprocess.conftest import new_upload  # noqa: E402, F401
 
 # A real trainer on the test folder, as the trainer tests use it.
 from tests.trainer.conftest import trainer_settings, worker  # noqa: E402, F401
+
+# The web app, its client and the flaskr-style actions of the web app tests.
+from tests.webapp.conftest import app, auth, client, projects  # noqa: E402, F401

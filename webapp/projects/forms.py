@@ -212,3 +212,37 @@ class FeedbackForm(FlaskForm):
 
 class RemovePendingForm(FlaskForm):
     submit = SubmitField("Remove")
+
+
+class ArchiveForm(FlaskForm):
+    """Examples in one step: a .zip with one folder per class (text: or one CSV per class),
+    or a folder dropped on the page, whose files arrive named ``folder/class/file``."""
+
+    project_name = StringField("Project name", validators=[InputRequired("Give the project a name.")])
+    archive = FileField("A .zip with one folder per class")
+    folder = MultipleFileField("Or a folder with one folder per class")
+    project = HiddenField()
+    submit = SubmitField("Import and train")
+
+    def validate_project_name(self, field) -> None:
+        try:
+            validate_project_name(field.data)
+        except BadRequest as error:
+            raise ValidationError(error.message) from None
+
+    def validate_archive(self, field) -> None:
+        chosen = chosen_files(field)
+        if not chosen and not chosen_files(self.folder):
+            raise ValidationError("Choose a .zip file, or drop a folder with one folder per class.")
+        if chosen and not chosen[0].filename.lower().endswith(".zip"):
+            raise ValidationError(f"'{chosen[0].filename}' is not a .zip file; choose a .zip with one "
+                                  "folder per class.")
+
+
+class ProjectImportForm(FlaskForm):
+    archive = FileField("Project export (.zip)")
+    submit = SubmitField("Import project")
+
+    def validate_archive(self, field) -> None:
+        if not chosen_files(field):
+            raise ValidationError("Choose a .zip made by 'Export project'.")

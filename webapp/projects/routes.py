@@ -632,3 +632,7 @@ def _feedback_forms(project: Project, result: dict | None, image: bytes, text: s
     if predicted is not None:
         form.class_index.data = predicted
     return {"form": form, "predicted": predicted}
+
+
+# The data in/out routes (zip import, downloads, project export/import) live on this blueprint.
+from webapp.projects import transfer  # noqa: E402, F401
