@@ -57,7 +57,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> World:
     storage = LocalStorage(str(folder))
     for name in ("alice", "bob"):
         create_user(storage, name, PASSWORD)
-    manifest = write_image_dataset(storage, shapes(8, seed=7, classes=("circle", "square")))
+    manifest = write_image_dataset(storage, shapes(10, seed=7, classes=("circle", "square")))
     trained = create_project(storage, "alice", "Shapes", "image", ["circle", "square"],
                              featurizer="lite0", project_id=manifest.project_id)
     job = submit(storage, manifest)
