@@ -1,5 +1,6 @@
 """The feedback loop in headless Chromium: predict, correct the answer, see it pending on the
-project page, retrain, and find the corrected input in the new dataset."""
+project page, retrain, and find the corrected input in the new dataset. And the admin
+dashboard's confirmation step, as an operator clicks through it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from teachbox.datasets import load_manifest
 from teachbox.feedback import list_pending
 from teachbox.jobs import list_project_jobs
 from teachbox.projects import list_projects
+from teachbox.users import create_user, get_user
 from tests.browser.test_flows import _files, _png, _watch_training
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -66,4 +68,29 @@ def test_a_corrected_prediction_joins_the_next_dataset(session_factory, trainer,
     assert page.locator(".pending-example").count() == 0
     assert re.search(r"Pending examples\s+None", page.inner_text("#pending"))
     session.shot("project-after-retrain")
+    assert session.console_errors == []
+
+
+def test_an_admin_disables_a_user_through_the_confirmation_page(session_factory, live_app):
+    storage = live_app.extensions["teachbox"].storage
+    create_user(storage, "operator", "correct-horse", is_admin=True)
+    create_user(storage, "mallory", "correct-horse")
+    session = session_factory()
+    page = session.page
+    page.goto("/auth/login")
+    page.fill("#username", "operator")
+    page.fill("#password", "correct-horse")
+    page.click("input[type=submit]")
+    page.click("nav >> text=Admin")
+    session.shot("dashboard")
+    page.click("[data-user=mallory] [data-action=disable-user]")
+    assert page.inner_text("#confirm h1") == "Disable the account mallory?"
+    assert not get_user(storage, "mallory").disabled
+    session.shot("confirm")
+    page.click("#confirm-submit")
+    page.wait_for_selector("text=mallory: disabled.")
+    assert page.inner_text("[data-user=mallory] td:nth-child(4)") == "disabled"
+    assert "disable-user" in page.inner_text("#audit")
+    session.shot("dashboard-after")
+    assert get_user(storage, "mallory").disabled
     assert session.console_errors == []

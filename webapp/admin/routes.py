@@ -112,9 +112,11 @@ def dashboard():
     storage = services().storage
     jobs = admin.job_rows(storage)
     positions = {j.job_id: queue_position(storage, j) for j in jobs if j.status is JobStatus.QUEUED}
+    projects = admin.project_rows(storage)
     return render_template(
         "admin/dashboard.html", users=sorted(list_users(storage), key=lambda u: u.username),
-        projects=admin.project_rows(storage), jobs=jobs, positions=positions, now=now(),
+        projects=projects, names={row.project.id: row.project.name for row in projects},
+        jobs=jobs, positions=positions, now=now(),
         trainers=admin.trainer_rows(storage), audit=admin.list_audit(storage, limit=50),
         stale_after=admin.TRAINER_STALE_SECONDS,
     )
