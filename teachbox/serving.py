@@ -9,13 +9,20 @@ Bundle files read here (names recorded in ``model.json`` ``head``):
 
     head.npz      ``mean``, ``scale`` (standardization) and ``w0, b0[, w1, b1]`` (layers)
     ngrams.json   the n-gram vocabulary, when ``"ngrams"`` is among ``head["inputs"]``
+    encoder.onnx  the bundle's own encoder, when ``model.json`` ``featurizer["graph"]`` names it
+                  (``minilm-tuned``: MiniLM fine-tuned on this project); copied once into
+                  ``<cache_dir>/bundles/`` and run by onnxruntime like the shared graphs
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
+import os
+import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +37,8 @@ from teachbox.storage import Storage
 __all__ = [
     "INPUT_EMBEDDING",
     "INPUT_NGRAMS",
+    "TUNED_GRAPH",
+    "TUNED_TEXT",
     "Head",
     "LoadedModel",
     "head_input",
@@ -41,6 +50,10 @@ _logger = logging.getLogger(__name__)
 
 INPUT_EMBEDDING = "embedding"
 INPUT_NGRAMS = "ngrams"
+# The fine-tuned text featurizer: its encoder is per project, so it lives in the bundle.
+TUNED_TEXT = "minilm-tuned"
+TUNED_GRAPH = "encoder.onnx"
+_graph_lock = threading.Lock()
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -164,7 +177,13 @@ def load_model(
             json.loads(load_bundle_file(storage, meta, meta.head.get("ngrams", "ngrams.json")))
         )
     featurizer = None
-    if INPUT_EMBEDDING in inputs:
+    if INPUT_EMBEDDING in inputs and meta.featurizer.get("graph"):
+        from teachbox.featurizers.text import text_featurizer_from_graph
+
+        path = _bundle_graph(storage, meta, Path(cache_dir))
+        featurizer = text_featurizer_from_graph(path, meta.featurizer["name"],
+                                                str(meta.featurizer.get("version")), threads)
+    elif INPUT_EMBEDDING in inputs:
         featurizer = create_featurizer(meta.featurizer["name"], cache_dir, threads=threads)
         if featurizer.version != str(meta.featurizer.get("version")):
             _logger.warning(
@@ -174,3 +193,28 @@ def load_model(
             )
     _logger.info("loaded model %s/%s (%s head on %s)", project_id, version, head.type, inputs)
     return LoadedModel(meta, head, featurizer, ngrams)
+
+
+def _bundle_graph(storage: Storage, meta: ModelMeta, cache_dir: Path) -> Path:
+    """The bundle's own encoder graph as a local file (onnxruntime opens paths), fetched once.
+
+    Bundles are immutable, so the copy under ``bundles/<storage>/<project>/<version>/`` never
+    goes stale; it is written to a temporary name and renamed, so a crash leaves no half file.
+    """
+    name = meta.featurizer["graph"]
+    if "/" in name or name.startswith("."):
+        raise ValueError(f"model {meta.version} names an encoder graph outside its bundle: {name!r}")
+    where = hashlib.sha256(storage.url.encode()).hexdigest()[:12]
+    path = cache_dir / "bundles" / where / meta.project_id / meta.version / name
+    with _graph_lock:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(load_bundle_file(storage, meta, name))
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+    return path

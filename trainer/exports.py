@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from teachbox.bundles import ModelMeta, bundle_key
-from teachbox.featurizers.export import ONNX_OPSET, lite0_backbone, minilm_encoder
-from teachbox.featurizers.image import IMAGE_SIZE
+from teachbox.featurizers.catalog import BUILTIN
+from teachbox.featurizers.export import ONNX_OPSET, lite_backbone, minilm_encoder
 from teachbox.featurizers.text import minilm_model_dir
 from teachbox.serving import Head
 from teachbox.storage import Storage
@@ -69,15 +69,24 @@ class FullModel(nn.Module):
         return self.head(self.backbone(*inputs))
 
 
-def build_full_model(kind: str, head: Head) -> FullModel:
-    backbone = lite0_backbone() if kind == "image" else minilm_encoder()
+# Backbones whose torch module Teachbox can rebuild for a whole-model download.
+_EXPORTABLE = ("lite0", "lite1", "lite2", "minilm")
+
+
+def build_full_model(kind: str, head: Head, featurizer: str = "") -> FullModel:
+    """Backbone ``featurizer`` (the kind's default when empty) + ``head`` as one torch module."""
+    featurizer = featurizer or ("lite0" if kind == "image" else "minilm")
+    if featurizer not in _EXPORTABLE:
+        raise ValueError(f"downloads are only built for the models {', '.join(_EXPORTABLE)}; "
+                         f"this one runs on {featurizer!r}")
+    backbone = lite_backbone(featurizer) if kind == "image" else minilm_encoder()
     return FullModel(backbone, HeadModule(head)).eval()
 
 
-def example_inputs(kind: str) -> tuple[tuple[torch.Tensor, ...], dict]:
+def example_inputs(kind: str, image_size: int = 224) -> tuple[tuple[torch.Tensor, ...], dict]:
     """An example batch for tracing, and the ONNX input/output names and dynamic axes."""
     if kind == "image":
-        return (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),), {
+        return (torch.zeros(1, 3, image_size, image_size),), {
             "input_names": ["pixels"], "output_names": ["probabilities"],
             "dynamic_axes": {"pixels": {0: "batch"}, "probabilities": {0: "batch"}},
         }
@@ -103,16 +112,16 @@ def _ignore_tracing_warnings() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
 
 
-def export_onnx_file(model: FullModel, kind: str, path: Path) -> None:
-    example, names = example_inputs(kind)
+def export_onnx_file(model: FullModel, kind: str, path: Path, image_size: int = 224) -> None:
+    example, names = example_inputs(kind, image_size)
     with warnings.catch_warnings(), torch.no_grad():
         _ignore_tracing_warnings()
         torch.onnx.export(model, example, str(path), dynamo=False, opset_version=ONNX_OPSET,
                           do_constant_folding=True, **names)
 
 
-def _torchscript_file(model: FullModel, kind: str, path: Path) -> None:
-    example, _ = example_inputs(kind)
+def _torchscript_file(model: FullModel, kind: str, path: Path, image_size: int = 224) -> None:
+    example, _ = example_inputs(kind, image_size)
     with warnings.catch_warnings(), torch.no_grad():
         _ignore_tracing_warnings()
         traced = torch.jit.trace(model, example, check_trace=False)
@@ -139,6 +148,8 @@ probabilities = session.run(["probabilities"], {"pixels": pixels})[0]
 ```
 
 TorchScript: `torch.jit.load("model.torchscript.pt")(torch.from_numpy(pixels))`."""
+        size = meta.featurizer.get("input", {}).get("image_size", 224)
+        usage = usage.replace("224", str(size))  # the Lite1/Lite2 backbones read larger squares
     else:
         usage = """Inputs: `input_ids` and `attention_mask`, int64 `[batch, tokens]`, from `tokenizer.json`
 (all-MiniLM-L6-v2, at most 256 tokens).
@@ -164,7 +175,9 @@ TorchScript: `torch.jit.load("model.torchscript.pt")(torch.from_numpy(ids), torc
 
 def write_exports(storage: Storage, meta: ModelMeta, head: Head, cache_dir: str | Path) -> list[str]:
     """Build and store every export of ``meta``; returns the bundle file names written."""
-    model = build_full_model(meta.kind, head)
+    name = meta.featurizer.get("name", "")
+    model = build_full_model(meta.kind, head, name)
+    size = BUILTIN[name].image_size if name in BUILTIN else 224
     files: dict[str, bytes] = {
         "exports/classes.txt": ("\n".join(meta.class_names) + "\n").encode("utf-8"),
         "exports/README.md": _readme(meta).encode("utf-8"),
@@ -173,8 +186,8 @@ def write_exports(storage: Storage, meta: ModelMeta, head: Head, cache_dir: str 
         files["exports/tokenizer.json"] = (minilm_model_dir() / "tokenizer.json").read_bytes()
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
         onnx_path, script_path = Path(tmp) / "model.onnx", Path(tmp) / "model.torchscript.pt"
-        export_onnx_file(model, meta.kind, onnx_path)
-        _torchscript_file(model, meta.kind, script_path)
+        export_onnx_file(model, meta.kind, onnx_path, size)
+        _torchscript_file(model, meta.kind, script_path, size)
         files["exports/model.onnx"] = onnx_path.read_bytes()
         files["exports/model.torchscript.pt"] = script_path.read_bytes()
     # Graphs first, the small files last: README.md present means the set is complete.

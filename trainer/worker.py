@@ -12,11 +12,13 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from teachbox.errors import NotFound
 from teachbox.featurizers import Featurizer, create_featurizer
 from teachbox.jobs import Claim, ClaimLost, JobCancelled
 from teachbox.ngrams import NgramVocabulary, fit_ngrams_from_terms, text_terms
-from teachbox.serving import INPUT_EMBEDDING, INPUT_NGRAMS, Head, head_input
+from teachbox.serving import INPUT_EMBEDDING, INPUT_NGRAMS, TUNED_GRAPH, TUNED_TEXT, Head, head_input
 from teachbox.settings import Settings
 from teachbox.storage import ObjectNotFound, Storage, new_id
 from trainer.augment import AUGMENT_VIEWS, augment_image
@@ -43,6 +45,7 @@ __all__ = [
     "Worker",
     "FeatureBlocks",
     "train_job",
+    "choose_featurizer",
     "load_dataset",
     "compute_features",
     "fit",
@@ -56,6 +59,9 @@ _logger = logging.getLogger(__name__)
 DEFAULT_FEATURIZERS = {"image": "lite0", "text": "minilm"}
 # Share of the progress bar per phase; features dominate the time of a first training.
 _PHASES = {"features": (0, 60), "training": (60, 85), "evaluating": (85, 90), "saving": (90, 100)}
+# Fine-tuning the encoder first takes about 100x a frozen pass (docs/models.md): it gets most of the bar.
+_TUNED_PHASES = {"tuning": (0, 80), "features": (80, 88), "training": (88, 95), "evaluating": (95, 97),
+                 "saving": (97, 100)}
 _MLP_HIDDEN = 128
 _LOAD_THREADS = 8  # sample reads are I/O (S3 GETs), not CPU
 # An idle trainer re-records itself this often for the admin page, not on every poll:
@@ -88,6 +94,7 @@ class JobHeartbeat:
         self.interval = interval
         self.stop_requested = stop_requested or threading.Event()
         self.started = time.monotonic()
+        self.phases = dict(_PHASES)  # share of the bar per phase; a fine-tuning job has its own
         self._progress: dict[str, Any] = {"phase": "starting", "percent": 0}
         self._error: Exception | None = None
         self._done = threading.Event()
@@ -104,7 +111,7 @@ class JobHeartbeat:
         self._thread.join()
 
     def update(self, phase: str, fraction: float = 0.0) -> None:
-        low, high = _PHASES[phase]
+        low, high = self.phases[phase]
         percent = low + (high - low) * min(max(fraction, 0.0), 1.0)
         elapsed = time.monotonic() - self.started
         eta = elapsed * (100 - percent) / percent if percent > 0 else None
@@ -344,11 +351,12 @@ def evaluate(
 
 def publish(
     storage: Storage, meta: ModelMeta, blocks: FeatureBlocks, chosen: _Candidate,
-    candidates: list[_Candidate],
+    candidates: list[_Candidate], extra_files: dict[str, bytes] | None = None,
 ) -> Head | None:
     """Reserve a version and write the bundle, model.json last. Returns the head the exports
-    should use when it is not the chosen one (n-gram heads export embeddings only)."""
-    files = {"head.npz": chosen.fit.head.to_npz()}
+    should use when it is not the chosen one (n-gram heads export embeddings only).
+    ``extra_files`` (a fine-tuned encoder graph) go into the bundle as they are."""
+    files = {"head.npz": chosen.fit.head.to_npz(), **(extra_files or {})}
     meta.head = {
         "type": chosen.fit.config.type, "inputs": chosen.inputs, "weights": "head.npz",
         "hidden": chosen.fit.config.hidden, "standardized": True, "activation": "relu",
@@ -375,6 +383,24 @@ def publish(
     return export_head
 
 
+def choose_featurizer(name: str, kind: str, settings: Settings) -> Featurizer:
+    """The job's featurizer; DatasetError (the job fails at once, with a sentence) when the
+    name is not installed here or is for the other kind of project."""
+    try:
+        featurizer = create_featurizer(name, settings.cache_dir, threads=settings.onnx_threads)
+    except ValueError as error:
+        raise DatasetError(
+            f"The model {name!r} chosen for this training is not available on this trainer ({error}); "
+            "choose another model and retrain, or install its package on the trainer."
+        ) from None
+    if featurizer.kind != kind:
+        raise DatasetError(
+            f"The model {name!r} reads {featurizer.kind}s, but this is a {kind} project; "
+            "choose another model and retrain."
+        )
+    return featurizer
+
+
 def train_job(
     storage: Storage, settings: Settings, claim: Claim, beat: JobHeartbeat
 ) -> TrainedModel:
@@ -385,14 +411,25 @@ def train_job(
     timings: dict[str, float] = {}
 
     manifest = load_dataset(storage, job.project_id, job.dataset_id)
-    beat.update("features", 0.0)
-    featurizer = create_featurizer(
-        job.featurizer or manifest.featurizer or DEFAULT_FEATURIZERS[manifest.kind],
-        settings.cache_dir, threads=settings.onnx_threads,
-    )
-    augment = bool(job.options.get("augment", manifest.augment)) and manifest.kind == "image"
-    blocks = compute_features(storage, manifest, FeatureCache(settings.cache_dir, featurizer), augment, beat)
-    timings["features_s"] = time.monotonic() - started
+    name = job.featurizer or manifest.featurizer or DEFAULT_FEATURIZERS[manifest.kind]
+    bundle_files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="teachbox-tuned-") as scratch:
+        if name == TUNED_TEXT:
+            from trainer.finetune import tune_text_featurizer
+
+            beat.phases = dict(_TUNED_PHASES)
+            beat.update("tuning", 0.0)
+            featurizer, bundle_files = tune_text_featurizer(manifest, settings, beat, Path(scratch))
+            timings["tuning_s"] = time.monotonic() - started
+            # Its features belong to this job's encoder alone: never into the shared cache.
+            cache = FeatureCache(scratch, featurizer)
+        else:
+            beat.update("features", 0.0)
+            featurizer = choose_featurizer(name, manifest.kind, settings)
+            cache = FeatureCache(settings.cache_dir, featurizer)
+        augment = bool(job.options.get("augment", manifest.augment)) and manifest.kind == "image"
+        blocks = compute_features(storage, manifest, cache, augment, beat)
+    timings["features_s"] = time.monotonic() - started - timings.get("tuning_s", 0.0)
     beat.checkpoint()
 
     mark = time.monotonic()
@@ -412,16 +449,23 @@ def train_job(
         class_names=list(manifest.class_names), featurizer=featurizer.describe(), head={},
         dataset_id=manifest.dataset_id, job_id=job.job_id, metrics=metrics,
     )
+    if bundle_files:
+        meta.featurizer["graph"] = TUNED_GRAPH  # serving runs this bundle's own encoder
     # model.json carries the timings, so saving_s covers everything but its own write.
     timings["saving_s"] = 0.0
     timings["total_s"] = time.monotonic() - started
     meta.timings = {k: round(v, 3) for k, v in timings.items()}
-    export_head = publish(storage, meta, blocks, chosen, candidates)
+    export_head = publish(storage, meta, blocks, chosen, candidates, bundle_files)
     beat.checkpoint()  # the last safe point: after promotion the job is done
-    promote_model(storage, job.project_id, meta.version)
-    _logger.info("job %s: promoted %s/%s (val acc %.3f) in %.2f s", job.job_id, job.project_id,
-                 meta.version, metrics["accuracy"], time.monotonic() - started)
-    summary = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+    # A comparison job leaves the serving model alone: the person promotes the one they want.
+    promote = job.options.get("promote", True) is not False
+    if promote:
+        promote_model(storage, job.project_id, meta.version)
+    _logger.info("job %s: %s %s/%s (%s, val acc %.3f) in %.2f s", job.job_id,
+                 "promoted" if promote else "published", job.project_id, meta.version,
+                 featurizer.name, metrics["accuracy"], time.monotonic() - started)
+    summary = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+               "featurizer": featurizer.name, "promoted": promote}
     return TrainedModel(meta, chosen.fit.head, featurizer, export_head, summary)
 
 

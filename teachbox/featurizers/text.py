@@ -20,10 +20,11 @@ from teachbox.featurizers.registry import (
     Featurizer,
     Progress,
     load_onnx_session,
+    open_onnx_session,
     register_featurizer,
 )
 
-__all__ = ["MAX_TOKENS", "TextFeaturizer", "load_tokenizer", "minilm_model_dir"]
+__all__ = ["MAX_TOKENS", "TextFeaturizer", "load_tokenizer", "minilm_model_dir", "text_featurizer_from_graph"]
 
 _logger = logging.getLogger(__name__)
 
@@ -58,9 +59,13 @@ class TextFeaturizer(Featurizer):
     # Measured (bench/bench_featurizers.py): batches of 8 sorted texts beat 16, 32 and 64.
     default_batch_size = 8
 
-    def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer) -> None:
+    def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer, name: str | None = None,
+                 version: str | None = None) -> None:
         self._session = session
         self._tokenizer = tokenizer
+        # A fine-tuned copy of the encoder (``minilm-tuned``) is this class on another graph.
+        self.name = name or self.name
+        self.version = version or self.version
 
     def featurize(
         self,
@@ -90,7 +95,8 @@ class TextFeaturizer(Featurizer):
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "backbone": "sentence-transformers/all-MiniLM-L6-v2",
+            "backbone": "sentence-transformers/all-MiniLM-L6-v2"
+            + (" fine-tuned on the project's training split" if self.name != TextFeaturizer.name else ""),
             "input": {
                 "tokenizer": "all-MiniLM-L6-v2 tokenizer.json (uncased WordPiece)",
                 "max_tokens": MAX_TOKENS,
@@ -115,3 +121,8 @@ def build_text_featurizer(cache_dir: Path, threads: int) -> TextFeaturizer:
     """The built-in ``minilm`` featurizer."""
     session = load_onnx_session(TextFeaturizer.name, TextFeaturizer.version, cache_dir, threads)
     return TextFeaturizer(session, load_tokenizer())
+
+
+def text_featurizer_from_graph(path: Path, name: str, version: str, threads: int = 1) -> TextFeaturizer:
+    """A MiniLM-tokenized featurizer on another encoder graph (a bundle's fine-tuned copy)."""
+    return TextFeaturizer(open_onnx_session(path, threads), load_tokenizer(), name=name, version=version)
