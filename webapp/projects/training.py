@@ -42,6 +42,7 @@ class UploadRequest:
     files: Sequence[ChosenFile] = ()
     pasted: dict[str, str] = field(default_factory=dict)  # class index (as text) -> pasted lines
     labelled_csv: ChosenFile | None = None
+    archive: ChosenFile | None = None  # a zip of class folders, expanded by preprocess
     featurizer: str = ""
     augment: bool = False
     base_dataset_id: str = ""
@@ -69,6 +70,10 @@ def stage_upload(storage: Storage, invoker: Invoker, request: UploadRequest, upl
     if request.labelled_csv is not None:
         labelled = {"key": f"{prefix}labelled.bin", "filename": request.labelled_csv.filename}
         storage.put_stream(labelled["key"], request.labelled_csv.stream)
+    archive = None
+    if request.archive is not None:
+        archive = {"key": f"{prefix}archive.zip", "filename": request.archive.filename}
+        storage.put_stream(archive["key"], request.archive.stream)
     write_upload_status(storage, UploadStatus(
         upload_id=upload_id, project_id=request.project_id, owner=request.owner,
         state=UploadState.VALIDATING.value,
@@ -83,6 +88,7 @@ def stage_upload(storage: Storage, invoker: Invoker, request: UploadRequest, upl
         "files": files,
         "pasted": dict(request.pasted),
         "labelled_csv": labelled,
+        "archive": archive,
         "options": {"featurizer": request.featurizer, "augment": request.augment},
         "base_dataset_id": request.base_dataset_id,
     })

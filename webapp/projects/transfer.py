@@ -20,13 +20,12 @@ from teachbox.project_export import export_project as write_project_export
 from teachbox.project_export import import_project
 from teachbox.projects import Project
 from teachbox.storage import new_id
-from teachbox.uploads import UploadState, UploadStatus, staging_prefix, write_upload_status
 from webapp.auth.routes import login_required
 from webapp.errors.routes import wants_json
 from webapp.extensions import services
 from webapp.projects.forms import ArchiveForm, ProjectImportForm, chosen_files
 from webapp.projects.routes import _entries_key, _kind_or_404, bp, get_project_or_404
-from webapp.projects.training import latest_dataset_id
+from webapp.projects.training import ChosenFile, UploadRequest, latest_dataset_id, stage_upload
 
 __all__ = ["import_examples", "download_dataset", "export_project", "import_project_page"]
 
@@ -48,18 +47,22 @@ def _safe_file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "project"
 
 
-def _stage_folder(form: ArchiveForm, kind: str, prefix: str) -> tuple[list[str], list[dict]]:
-    """Class names and staged files of a dropped folder (files named ``folder/class/file``),
-    grouped the way a zip is."""
+def _folder_files(form: ArchiveForm, kind: str, class_names: list[str]) -> list[ChosenFile]:
+    """A dropped folder's files (named ``folder/class/file``) grouped the way a zip is; classes
+    not in ``class_names`` are added to it.
+
+    Raises:
+        ValidationFailed: paths escaping the folder, nested archives, files outside a class.
+    """
     uploads = {upload.filename: upload for upload in chosen_files(form.folder)}
     layout = plan_layout(uploads, kind)
-    files = []
-    for number, class_file in enumerate(layout.files):
-        key = f"{prefix}folder/{number:05d}.bin"
-        services().storage.put_stream(key, uploads[class_file.entry].stream)
-        files.append({"class_index": layout.classes.index(class_file.class_name), "key": key,
-                      "filename": class_file.path})
-    return layout.classes, files
+    index_of = {name.casefold(): i for i, name in enumerate(class_names)}
+    for name in layout.classes:
+        if name.casefold() not in index_of:
+            index_of[name.casefold()] = len(class_names)
+            class_names.append(name)
+    return [ChosenFile(index_of[f.class_name.casefold()], f.path, uploads[f.entry].stream)
+            for f in layout.files]
 
 
 @bp.context_processor
@@ -79,45 +82,29 @@ def import_examples(kind: str):
         abort(404)
     if form.validate_on_submit():
         storage = services().storage
-        upload_id = new_id()
-        prefix = staging_prefix(upload_id)
         class_names = list(existing.class_names) if existing else []
-        payload: dict = {}
-        try:
-            if chosen_files(form.archive):
-                key = f"{prefix}archive.zip"
-                storage.put_stream(key, chosen_files(form.archive)[0].stream)
-                payload["archive"] = {"key": key, "filename": chosen_files(form.archive)[0].filename}
-                payload["files"] = []
-            else:
-                folder_classes, payload["files"] = _stage_folder(form, kind, prefix)
-                known = {name.casefold(): i for i, name in enumerate(class_names)}
-                for name in folder_classes:
-                    if name.casefold() not in known:
-                        known[name.casefold()] = len(class_names)
-                        class_names.append(name)
-                for item in payload["files"]:
-                    item["class_index"] = known[folder_classes[item["class_index"]].casefold()]
-        except ValidationFailed as error:
-            storage.delete_prefix(prefix)
-            form.folder.errors = [p.sentence() for p in error.problems]
-            return _render_import(form, kind, existing), 400
-        project_id = existing.id if existing else new_id()
+        archive, files = None, []
+        if chosen_files(form.archive):
+            upload = chosen_files(form.archive)[0]
+            archive = ChosenFile(None, upload.filename, upload.stream)
+        else:
+            try:
+                files = _folder_files(form, kind, class_names)
+            except ValidationFailed as error:
+                form.folder.errors = [p.sentence() for p in error.problems]
+                return _render_import(form, kind, existing), 400
+        upload_id = new_id()
         storage.put_json(_entries_key(upload_id), {
             "kind": kind, "project_name": form.project_name.data, "num_classes": len(class_names),
             "class_names": class_names, "pasted": {}, "augment": False, "files": {},
             "project": existing.id if existing else "",
         })
-        write_upload_status(storage, UploadStatus(upload_id=upload_id, project_id=project_id,
-                                                  owner=g.user.username, state=UploadState.VALIDATING.value))
-        services().invoker.start("preprocess", {
-            "upload_id": upload_id, "project_id": project_id, "owner": g.user.username,
-            "project_name": form.project_name.data.strip(), "kind": kind, "class_names": class_names,
-            "options": {"featurizer": existing.featurizer if existing else ""},
-            "base_dataset_id": latest_dataset_id(storage, existing.id) if existing else "",
-            **payload,
-        })
-        _logger.info("upload %s: import staged for project %s", upload_id, project_id)
+        stage_upload(storage, services().invoker, UploadRequest(
+            owner=g.user.username, project_id=existing.id if existing else new_id(),
+            project_name=form.project_name.data, kind=kind, class_names=class_names, files=files,
+            archive=archive, featurizer=existing.featurizer if existing else "",
+            base_dataset_id=latest_dataset_id(storage, existing.id) if existing else "",
+        ), upload_id=upload_id)
         target = url_for("projects.upload_page", upload_id=upload_id)
         if wants_json():
             return jsonify({"upload_id": upload_id, "page_url": target,
