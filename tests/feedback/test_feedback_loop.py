@@ -118,6 +118,8 @@ def test_a_rejected_retrain_keeps_the_pending_examples(app, alice, new_project, 
     assert rejected.state == "rejected"
     assert any("at most 11 are allowed" in p["reason"] for p in rejected.problems)
     assert len(list_pending(app_storage, load_project(app_storage, status.project_id))) == 2
+    form_again = alice.get(f"/uploads/{upload_id}", follow_redirects=True).get_data(as_text=True)
+    assert "12 images; at most 11 are allowed" in form_again
 
 
 def test_a_broken_image_is_refused_with_the_upload_sentence_and_nothing_is_stored(
@@ -152,3 +154,32 @@ def test_another_user_gets_404_on_the_pending_routes(app, alice, new_project, ap
     assert bob.get(f"{base}/0/{example.sha256}").status_code == 404
     assert bob.post(f"{base}/0/{example.sha256}/remove", data={"csrf_token": token}).status_code == 404
     assert len(list_pending(app_storage, load_project(app_storage, status.project_id))) == 1
+
+
+def _sentences(topic: str, count: int) -> list[str]:
+    return [f"the {topic} number {n} was {topic}ish on day {n * 7 % 31}" for n in range(count)]
+
+
+def test_a_corrected_text_joins_the_new_dataset_in_its_class(app, alice, app_storage, train_all):
+    from tests.webapp.conftest import ProjectActions
+
+    actions = ProjectActions(app, alice)
+    status = actions.finished_upload(actions.upload_text(
+        "Weather", {"sunny": _sentences("sun", 100), "rainy": _sentences("rain", 100)}))
+    assert status.state == "queued", status.problems
+    train_all()
+    token = csrf_token(alice, f"/projects/{status.project_id}/predict")
+    page = alice.post(f"/projects/{status.project_id}/predict",
+                      data={"csrf_token": token, "text": "  a wet\n grey  morning "}).get_data(as_text=True)
+    action, fields = read_form(page, "feedback-wrong")
+    assert fields["text"] == "a wet\n grey  morning"
+    alice.post(action, data={**fields, "class_index": "1"})
+    assert "<q>a wet grey morning</q>" in alice.get(f"/projects/{status.project_id}").get_data(as_text=True)
+
+    upload_id = _retrain(app, alice, status.project_id)
+    retrained = get_upload_status(app_storage, upload_id)
+    assert retrained.state == "queued", retrained.problems
+    manifest = load_manifest(app_storage, status.project_id, retrained.dataset_id)
+    assert [(s.class_index, s.text) for s in manifest.samples if s.text == "a wet grey morning"] == \
+        [(1, "a wet grey morning")]
+    assert list_pending(app_storage, load_project(app_storage, status.project_id)) == []
