@@ -171,6 +171,23 @@ _PATHS = {
         "responses": {**_ok(202, "Staged; poll status_url", "UploadAccepted", location=True),
                       **_errors(400, 401, 404, 413)},
     }},
+    "/projects/{project_id}/examples/archive": {"post": {
+        "summary": "Add examples from a zip with one folder per class (text: or one CSV per class) and "
+                   "retrain; a new folder name adds a class", "operationId": "addExamplesArchive",
+        "parameters": _path_params(),
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _obj(
+            {"archive": {"type": "string", "format": "binary"}})}}},
+        "responses": {**_ok(202, "Staged; poll status_url", "UploadAccepted", location=True),
+                      **_errors(400, 401, 404, 413)},
+    }},
+    "/projects/{project_id}/export": {"get": {
+        "summary": "The whole project as one zip: project.json, datasets, every model version; import "
+                   "it with 'teachbox project import' or the Import a project page",
+        "operationId": "exportProject",
+        "parameters": _path_params(),
+        "responses": {"200": {"description": "The project export, as an attachment", "content": {
+            "application/zip": {"schema": {"type": "string", "format": "binary"}}}}, **_errors(401, 404)},
+    }},
     "/projects/{project_id}/uploads/{upload_id}": {"get": {
         "summary": "Upload status: validating, then queued (with job) or rejected (with every problem)",
         "operationId": "getUpload", "parameters": _path_params("upload_id"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import tempfile
 
 from flask import Blueprint, Response, g, jsonify, request, send_file, url_for
 from werkzeug.datastructures import FileStorage
@@ -18,6 +19,7 @@ from teachbox.bundles import ModelMeta, current_version, list_versions, load_mod
 from teachbox.errors import BadRequest, Conflict, NotFound
 from teachbox.exports import list_exports, open_export
 from teachbox.jobs import JobRecord, get_job, queue_position
+from teachbox.project_export import export_project as write_project_export
 from teachbox.projects import Project, create_project, validate_class_names
 from teachbox.records import iso
 from teachbox.tokens import create_token, list_tokens, revoke_token
@@ -207,6 +209,35 @@ def add_examples(project_id: str):
     ))
     status_url = url_for("api.upload", project_id=project.id, upload_id=upload_id, _external=True)
     return _accepted({"upload_id": upload_id, "state": "validating", "status_url": status_url}, status_url)
+
+
+@bp.post("/projects/<project_id>/examples/archive")
+def add_examples_archive(project_id: str):
+    """Examples from a zip of class folders (text: or one CSV per class)."""
+    project = project_for_request(project_id)
+    upload = request.files.get("archive")
+    if upload is None or not upload.filename:
+        raise BadRequest("Send the zip as a multipart/form-data part named 'archive' "
+                         "(curl: -F 'archive=@photos.zip').")
+    storage = services().storage
+    upload_id = stage_upload(storage, services().invoker, UploadRequest(
+        owner=project.owner, project_id=project.id, project_name=project.name, kind=project.kind,
+        class_names=list(project.class_names), archive=ChosenFile(None, upload.filename, upload.stream),
+        featurizer=project.featurizer, base_dataset_id=latest_dataset_id(storage, project.id),
+    ))
+    status_url = url_for("api.upload", project_id=project.id, upload_id=upload_id, _external=True)
+    return _accepted({"upload_id": upload_id, "state": "validating", "status_url": status_url}, status_url)
+
+
+@bp.get("/projects/<project_id>/export")
+def export_project(project_id: str):
+    """The whole project as one zip (see teachbox.project_export), to import elsewhere."""
+    project = project_for_request(project_id)
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    write_project_export(services().storage, project.id, spool)
+    spool.seek(0)
+    return send_file(spool, mimetype="application/zip", as_attachment=True,
+                     download_name=f"{project.id}-teachbox-project.zip", max_age=0)
 
 
 def _upload_of_project(project: Project, upload_id: str) -> UploadStatus:
