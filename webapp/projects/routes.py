@@ -183,6 +183,7 @@ def _stage_upload(form: TrainForm, kind: str, existing: Project | None) -> str:
         "class_names": form.class_names(),
         "pasted": pasted,
         "augment": bool(form.augment.data),
+        "model": form.model.data,
         "files": chosen_names,
         "project": existing.id if existing else "",
     })
@@ -190,7 +191,7 @@ def _stage_upload(form: TrainForm, kind: str, existing: Project | None) -> str:
         owner=g.user.username, project_id=existing.id if existing else new_id(),
         project_name=form.project_name.data, kind=kind, class_names=form.class_names(),
         files=files, pasted=pasted, labelled_csv=labelled,
-        featurizer=existing.featurizer if existing else "", augment=bool(form.augment.data),
+        featurizer=form.model.data, augment=bool(form.augment.data),
         base_dataset_id=latest_dataset_id(storage, existing.id) if existing else "",
     ), upload_id=upload_id)
 
@@ -206,6 +207,7 @@ def _refill_from_rejected(form: TrainForm, upload_id: str) -> list[str]:
     form.project_name.data = entries.get("project_name", "")
     form.project.data = entries.get("project", "")
     form.augment.data = entries.get("augment", False)
+    form.model.data = entries.get("model") or form.model.data
     for i, name in enumerate(entries.get("class_names", [])[: form.class_count]):
         form[f"class_{i}_name"].data = name
         if form.kind == "text":
@@ -256,6 +258,7 @@ def train(kind: str):
     if existing and request.method == "GET" and not retry:
         form.project.data = existing.id
         form.project_name.data = existing.name
+        form.model.data = existing.featurizer or form.model.data  # retrain keeps it unless changed
         for i, name in enumerate(existing.class_names[: form.class_count]):
             form[f"class_{i}_name"].data = name
     general: list[str] = []
@@ -634,5 +637,6 @@ def _feedback_forms(project: Project, result: dict | None, image: bytes, text: s
     return {"form": form, "predicted": predicted}
 
 
-# The data in/out routes (zip import, downloads, project export/import) live on this blueprint.
-from webapp.projects import transfer  # noqa: E402, F401
+# The data in/out routes (zip import, downloads, project export/import) and Compare (two models
+# on one dataset) live on this blueprint.
+from webapp.projects import compare, transfer  # noqa: E402, F401
