@@ -36,6 +36,7 @@ from teachbox.datasets import (
     write_manifest,
 )
 from teachbox.errors import BadRequest, NotFound, Problem, TeachboxError, ValidationFailed, error_to_payload
+from teachbox.featurizers.catalog import check_featurizer_name
 from teachbox.ingest.images import ImageRejected, NormalizedImage, normalize_image
 from teachbox.ingest.text import (
     TextFileRejected,
@@ -126,8 +127,10 @@ class PreprocessRequest:
             archive = payload.get("archive")
             archive_file = staged({**archive, "class_index": None}) if archive else None
             options = payload.get("options") or {}
+            if not isinstance(options, dict):
+                raise TypeError(f"options must be an object, not {type(options).__name__}")
             pasted = {int(index): str(text) for index, text in (payload.get("pasted") or {}).items()}
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise BadRequest(f"The upload request is incomplete or malformed ({error}).") from None
         base_dataset_id = str(payload.get("base_dataset_id") or "")
         if not (_ID.fullmatch(upload_id) and _ID.fullmatch(project_id)
@@ -141,12 +144,16 @@ class PreprocessRequest:
             raise BadRequest("Pasted text names a class that does not exist.")
         if any(f.class_index is None for f in files):
             raise BadRequest("Every uploaded file must belong to a class (a labelled CSV is sent apart).")
+        try:  # the light catalog: validating a name must not load onnxruntime here
+            featurizer = check_featurizer_name(str(options.get("featurizer") or ""), kind)
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
         return cls(
             upload_id=upload_id, project_id=project_id, owner=str(payload["owner"]),
             project_name=str(payload.get("project_name", "")), kind=kind, class_names=class_names,
             files=files, pasted=pasted,
             labelled_csv=labelled_csv, archive=archive_file,
-            featurizer=str(options.get("featurizer") or DEFAULT_FEATURIZERS[kind]),
+            featurizer=featurizer,
             augment=bool(options.get("augment", False)),
             base_dataset_id=base_dataset_id,
         )

@@ -13,6 +13,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     MultipleFileField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -21,6 +22,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 
 from teachbox.errors import BadRequest
+from teachbox.featurizers.catalog import DEFAULTS, backbone_choices
 from teachbox.projects import validate_class_names, validate_project_name
 from teachbox.settings import Settings
 
@@ -35,6 +37,7 @@ __all__ = [
     "PredictForm",
     "FeedbackForm",
     "RemovePendingForm",
+    "CompareForm",
 ]
 
 
@@ -68,6 +71,8 @@ class TrainForm(FlaskForm):
     num_classes = IntegerField("Number of classes")
     labelled_csv = FileField("Or one CSV with a label column for every class")
     augment = BooleanField("Augment images (flips, crops) while training")
+    # Choices per kind, from the catalog (measured times included), set in __init__.
+    model = RadioField("Model")
     # Set when adding examples to an existing project: its earlier examples count too.
     project = HiddenField()
     resize = SubmitField("Show class fields")
@@ -94,6 +99,9 @@ class TrainForm(FlaskForm):
         # gives this request exactly class_count class fields.
         self._unbound_fields = [*self._unbound_fields, *extra]
         super().__init__(**kwargs)
+        self.model.choices = backbone_choices(kind)
+        if not self.model.data:
+            self.model.data = DEFAULTS[kind]
         self.num_classes.validators = [
             NumberRange(low, high, f"Choose between {low} and {high} classes for a {kind} project.")
         ]
@@ -246,3 +254,14 @@ class ProjectImportForm(FlaskForm):
     def validate_archive(self, field) -> None:
         if not chosen_files(field):
             raise ValidationError("Choose a .zip made by 'Export project'.")
+
+
+class CompareForm(FlaskForm):
+    """Train the latest examples again with another model, without replacing the serving one."""
+
+    model = RadioField("Model to compare with")
+    submit = SubmitField("Train with this model to compare")
+
+    def __init__(self, kind: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model.choices = backbone_choices(kind)
