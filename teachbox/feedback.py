@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from teachbox.datasets import sha256_hex
 from teachbox.errors import BadRequest, NotFound
 from teachbox.ingest import ImageRejected, normalize_image, normalize_text
+from teachbox.invoker import Invoker
 from teachbox.projects import Project
 from teachbox.settings import Settings
 from teachbox.storage import ObjectNotFound, Storage
-from teachbox.uploads import UploadState, get_upload_status, staging_prefix
+from teachbox.uploads import UploadState, UploadStatus, get_upload_status, staging_prefix, write_upload_status
 
 __all__ = [
     "PendingExample",
@@ -34,7 +35,7 @@ __all__ = [
     "read_pending",
     "remove_pending",
     "stage_pending",
-    "forget_retrain",
+    "start_pending_retrain",
     "retrain_upload_in_progress",
     "settle_retrain",
 ]
@@ -224,9 +225,30 @@ def stage_pending(storage: Storage, project: Project, upload_id: str) -> StagedP
     return staged
 
 
-def forget_retrain(storage: Storage, project_id: str) -> None:
-    """Keep the pending examples after a retrain upload could not even be started."""
-    storage.delete(_retrain_key(project_id))
+def start_pending_retrain(storage: Storage, invoker: Invoker, project: Project, upload_id: str,
+                          base_dataset_id: str, options: dict) -> StagedPending:
+    """Hand the pending examples to preprocess as upload ``upload_id`` on top of
+    ``base_dataset_id``, exactly like an upload from the Train form (or the API) adding
+    examples; they stay pending until that upload is queued."""
+    # Written before the examples are staged: settle_retrain reads it to decide their fate.
+    write_upload_status(storage, UploadStatus(upload_id=upload_id, project_id=project.id,
+                                              owner=project.owner, state=UploadState.VALIDATING.value))
+    staged = stage_pending(storage, project, upload_id)
+    try:
+        invoker.start("preprocess", {
+            "upload_id": upload_id, "project_id": project.id, "owner": project.owner,
+            "project_name": project.name, "kind": project.kind, "class_names": project.class_names,
+            "files": staged.files, "pasted": staged.pasted, "labelled_csv": None,
+            "options": {"featurizer": project.featurizer, "augment": bool(options.get("augment"))},
+            "base_dataset_id": base_dataset_id,
+        })
+    except Exception:
+        # Not started: nothing will settle it, so the examples must not wait for it.
+        storage.delete(_retrain_key(project.id))
+        raise
+    _logger.info("upload %s: retrain of project %s with %d pending examples", upload_id, project.id,
+                 len(staged.keys))
+    return staged
 
 
 def settle_retrain(storage: Storage, project_id: str) -> str:

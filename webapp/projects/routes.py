@@ -28,14 +28,13 @@ from teachbox.datasets import DatasetManifest, load_manifest, sample_key
 from teachbox.errors import BadRequest, NotFound, TeachboxError
 from teachbox.feedback import (
     add_pending,
-    forget_retrain,
     list_pending,
     pending_counts,
     read_pending,
     remove_pending,
     retrain_upload_in_progress,
     settle_retrain,
-    stage_pending,
+    start_pending_retrain,
 )
 from teachbox.ingest import ImageRejected, normalize_image
 from teachbox.jobs import (
@@ -54,7 +53,6 @@ from teachbox.uploads import (
     UploadState,
     UploadStatus,
     get_upload_status,
-    write_upload_status,
 )
 from webapp.auth.routes import login_required
 from webapp.errors.routes import wants_json
@@ -477,34 +475,15 @@ def retrain(project_id: str):
 
 
 def _retrain_with_pending(project: Project, base_dataset_id: str, options: dict) -> str:
-    """An upload of the pending examples on top of the latest dataset, through the same
-    preprocess step as the Train form; the examples stay pending until it is queued."""
-    storage, invoker = services().storage, services().invoker
     upload_id = new_id()
-    storage.put_json(_entries_key(upload_id), {
+    # What the Train form shows again, with the problems, if preprocess rejects the upload.
+    services().storage.put_json(_entries_key(upload_id), {
         "kind": project.kind, "project_name": project.name, "num_classes": len(project.class_names),
         "class_names": project.class_names, "pasted": {}, "augment": bool(options.get("augment")),
         "files": {}, "project": project.id,
     })
-    # Written before the examples are staged: settle_retrain reads it to decide their fate.
-    write_upload_status(storage, UploadStatus(
-        upload_id=upload_id, project_id=project.id, owner=project.owner,
-        state=UploadState.VALIDATING.value,
-    ))
-    staged = stage_pending(storage, project, upload_id)
-    try:
-        invoker.start("preprocess", {
-            "upload_id": upload_id, "project_id": project.id, "owner": project.owner,
-            "project_name": project.name, "kind": project.kind, "class_names": project.class_names,
-            "files": staged.files, "pasted": staged.pasted, "labelled_csv": None,
-            "options": {"featurizer": project.featurizer, "augment": bool(options.get("augment"))},
-            "base_dataset_id": base_dataset_id,
-        })
-    except Exception:
-        forget_retrain(storage, project.id)
-        raise
-    _logger.info("upload %s: retrain of project %s with %d pending examples", upload_id, project.id,
-                 len(staged.keys))
+    start_pending_retrain(services().storage, services().invoker, project, upload_id, base_dataset_id,
+                          options)
     return upload_id
 
 
