@@ -34,6 +34,7 @@ __all__ = [
     "get_job",
     "list_project_jobs",
     "list_jobs",
+    "record_finished_job",
     "queue_position",
     "claim_next_job",
     "heartbeat",
@@ -178,6 +179,21 @@ def submit_job(
             except Exception:
                 _logger.exception("job %s: could not remove %s after a failed submit", job.job_id, key)
         raise
+    return job
+
+
+def record_finished_job(storage: Storage, job: JobRecord) -> JobRecord:
+    """Record a job that finished elsewhere (a project import) under a new id in its time
+    order: status first, then the project's index entry; never pending, so no trainer runs it.
+
+    Raises:
+        ValueError: the job has not finished.
+    """
+    if not job.status.is_terminal:
+        raise ValueError(f"Job {job.job_id} is {job.state}; only finished jobs can be recorded.")
+    job = from_dict(JobRecord, {**job.to_dict(), "job_id": _new_job_id(lambda: job.created)})
+    storage.put_json(_status_key(job.job_id), job.to_dict())
+    storage.put(f"projects/{job.project_id}/jobs/{job.job_id}", b"")
     return job
 
 

@@ -31,7 +31,8 @@ from teachbox.datasets import (
     sha256_hex,
 )
 from teachbox.errors import BadRequest, Problem, ValidationFailed
-from teachbox.records import now
+from teachbox.jobs import JobRecord, list_project_jobs, record_finished_job
+from teachbox.records import from_dict, now
 from teachbox.storage import InvalidKey, Storage, new_id, validate_key
 
 __all__ = ["EXPORT_FORMAT_VERSION", "IMPORT_LIMITS", "export_project", "import_project"]
@@ -60,6 +61,9 @@ def _entries(storage: Storage, project: projects.Project) -> Iterator[tuple[str,
 
     datasets = _dataset_ids(storage, project.id)
     versions = list_versions(storage, project.id)
+    # Finished jobs of exported datasets: the project's history, and what "add examples" builds on.
+    jobs = [job for job in list_project_jobs(storage, project.id)
+            if job.status.is_terminal and job.dataset_id in datasets]
     record = {
         "format_version": EXPORT_FORMAT_VERSION,
         "exported": now(),
@@ -67,6 +71,7 @@ def _entries(storage: Storage, project: projects.Project) -> Iterator[tuple[str,
         "current_version": current_version(storage, project.id) or "",
         "datasets": datasets,
         "versions": [meta.version for meta in versions],
+        "jobs": [job.to_dict() for job in reversed(jobs)],
     }
     yield "project.json", lambda: _json_bytes(record)
     for dataset_id in datasets:
@@ -191,6 +196,15 @@ def _check(archive: SafeZip, record: dict) -> tuple[projects.Project, list[Datas
             if f"models/{version}/{file_name}" not in names:
                 problems.append(_problem(f"models/{version}/{file_name}", "the model file is missing"))
         metas.append(meta)
+    for number, job in enumerate(record.get("jobs", []), start=1):
+        try:
+            finished = from_dict(JobRecord, job)
+            known = finished.status.is_terminal and finished.dataset_id in record.get("datasets", [])
+        except (TypeError, ValueError, AttributeError):
+            known = False
+        if not known:
+            problems.append(_problem("project.json", f"training job {number} is incomplete or names a "
+                                     "dataset that is not in the archive"))
     if record.get("current_version") and record["current_version"] not in record.get("versions", []):
         problems.append(_problem("project.json", f"the promoted version {record['current_version']!r} "
                                  "is not in the archive"))
@@ -200,8 +214,10 @@ def _check(archive: SafeZip, record: dict) -> tuple[projects.Project, list[Datas
 
 
 def _write(archive: SafeZip, storage: Storage, record: dict, project: projects.Project,
-           manifests: list[DatasetManifest], metas: list[dict], new_project_id: str) -> None:
-    """Samples and model files first, then each manifest and model.json, then the project."""
+           manifests: list[DatasetManifest], metas: list[dict], new_project_id: str,
+           job_ids: list[str]) -> None:
+    """Samples and model files first, then each manifest and model.json, the finished jobs
+    (their new ids appended to ``job_ids``), then the project."""
     datasets, versions = set(record.get("datasets", [])), set(record.get("versions", []))
     for name in archive.names:
         parts = name.split("/")
@@ -220,6 +236,9 @@ def _write(archive: SafeZip, storage: Storage, record: dict, project: projects.P
         storage.create_json_if_absent(f"projects/{new_project_id}/versions/{meta['version']}.json",
                                       {"job_id": meta.get("job_id", ""),
                                        "created": meta.get("created", now())})
+    for job in record.get("jobs", []):
+        written = record_finished_job(storage, from_dict(JobRecord, {**job, "project_id": new_project_id}))
+        job_ids.append(written.job_id)
     if record.get("current_version"):
         storage.put_json(f"projects/{new_project_id}/current.json",
                          {"version": record["current_version"], "promoted": now()})
@@ -245,12 +264,15 @@ def import_project(storage: Storage, file: BinaryIO, owner: str) -> projects.Pro
     project.owner = owner
     new_project_id = new_id()
     file.seek(0)
+    job_ids: list[str] = []
     try:
         with SafeZip(file, IMPORT_LIMITS) as archive:
-            _write(archive, storage, record, project, manifests, metas, new_project_id)
+            _write(archive, storage, record, project, manifests, metas, new_project_id, job_ids)
     except BaseException:
-        # No half project: everything under its new id goes, the owner index entry too.
+        # No half project: everything under its new id goes, its job records and owner entry too.
         storage.delete_prefix(f"projects/{new_project_id}/")
+        for job_id in job_ids:
+            storage.delete(f"jobs/status/{job_id}.json")
         storage.delete(f"owners/{owner}/{new_project_id}")
         raise
     _logger.info("imported project %s as %s for %s", project.id, new_project_id, owner)

@@ -14,7 +14,7 @@ from lambda_preprocess import preprocess
 from teachbox.bundles import current_version, list_versions
 from teachbox.datasets import load_manifest
 from teachbox.errors import BadRequest, ValidationFailed
-from teachbox.jobs import get_job
+from teachbox.jobs import get_job, list_project_jobs
 from teachbox.project_export import EXPORT_FORMAT_VERSION, export_project, import_project
 from teachbox.projects import list_projects, load_project
 from teachbox.serving import load_model
@@ -67,6 +67,8 @@ def test_an_imported_project_on_s3_predicts_exactly_as_the_exported_one(
     np.testing.assert_array_equal(after, before)
     [meta] = list_versions(s3_storage, imported.id)
     assert meta.metrics == list_versions(storage, project_id)[0].metrics
+    assert [(j.state, j.dataset_id, j.model_version) for j in list_project_jobs(s3_storage, imported.id)] == [
+        (j.state, j.dataset_id, j.model_version) for j in list_project_jobs(storage, project_id)]
     dataset = load_manifest(s3_storage, imported.id, meta.dataset_id)
     assert sorted(s.sha256 for s in dataset.samples) == sorted(
         s.sha256 for s in load_manifest(storage, project_id, meta.dataset_id).samples)
