@@ -18,8 +18,8 @@ from bench.bench_training import run_cases as run_training_cases
 from bench.bench_upload import make_images, run_upload
 from bench.suite import Plan, render_markdown, render_text, run_suite, table_rows, write_results
 
-TINY = Plan(training_cases=("image-2x10",), baseline_epochs=1, inference_runs=3, cold_repeats=1,
-            upload_images=20, digits_sizes=(10,), text_per_class=100)
+TINY = Plan(training_cases=("image-2x10",), baseline_epochs=1, baseline_max_passes=20, inference_runs=3,
+            cold_repeats=1, upload_images=20, digits_sizes=(10,), text_per_class=100)
 
 
 @pytest.fixture(scope="module")
