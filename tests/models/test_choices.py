@@ -110,6 +110,7 @@ def test_a_job_naming_a_text_model_for_images_fails_at_once_saying_so(
     assert "The model 'minilm' reads texts, but this is a image project" in failed.error
 
 
+@pytest.mark.slow
 def test_a_fine_tuned_text_model_carries_its_encoder_and_serves_it_without_torch(
     storage: Storage, worker: Worker,
 ) -> None:

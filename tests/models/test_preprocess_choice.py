@@ -6,7 +6,6 @@ from lambda_preprocess import handle
 from teachbox.datasets import load_manifest
 from teachbox.jobs import get_job
 from teachbox.projects import load_project
-from tests.preprocess.conftest import new_upload  # noqa: F401  (fixture)
 
 
 def test_the_chosen_model_is_stored_in_the_dataset_the_job_and_the_project(storage, settings, new_upload):
