@@ -3,7 +3,9 @@ when a retrain may delete them."""
 
 from __future__ import annotations
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from teachbox.errors import BadRequest, NotFound
 from teachbox.feedback import (
@@ -15,7 +17,9 @@ from teachbox.feedback import (
     retrain_upload_in_progress,
     settle_retrain,
     stage_pending,
+    start_pending_retrain,
 )
+from teachbox.invoker import LambdaInvoker
 from teachbox.projects import create_project
 from teachbox.uploads import UploadState, UploadStatus, write_upload_status
 from tests.webapp.conftest import make_image
@@ -128,3 +132,16 @@ def test_a_rejected_or_failed_retrain_keeps_every_pending_example(any_storage, s
     _finish_upload(any_storage, upload_id, text_project, state)
     assert [e.text for e in list_pending(any_storage, text_project)] == ["what a day"]
     assert retrain_upload_in_progress(any_storage, text_project.id) == ""
+
+
+def test_a_retrain_that_cannot_be_started_leaves_the_examples_pending(
+        s3_storage, settings, moto_endpoint):
+    project = create_project(s3_storage, "alice", "Moods", "text", ["happy", "sad"])
+    add_pending(s3_storage, settings, project, 0, text="what a day")
+    # A real Lambda API (moto) without the preprocess function: the invoke itself fails.
+    invoker = LambdaInvoker(settings, client=boto3.client("lambda", endpoint_url=moto_endpoint,
+                                                          region_name="us-east-1"))
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        start_pending_retrain(s3_storage, invoker, project, "a1b2c3d4e5f60718", "", {})
+    assert retrain_upload_in_progress(s3_storage, project.id) == ""
+    assert [e.text for e in list_pending(s3_storage, project)] == ["what a day"]
