@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
-from werkzeug.formparser import FormDataParser
+from werkzeug.formparser import FormDataParser, default_stream_factory
 from werkzeug.http import parse_options_header
 
 from teachbox.errors import BadRequest, NotFound, PayloadTooLarge, TeachboxError, Unauthorized
@@ -262,7 +262,15 @@ def _multipart_inputs(
     body: bytes, mimetype: str, options: dict[str, str], settings: Settings
 ) -> tuple[list[bytes | str], dict]:
     # Images arrive as file parts; every part that is not a file is a text or a parameter.
+    spooled: list = []
+
+    def stream_factory(total_content_length, content_type, filename=None, content_length=None):
+        # Remembered, so the files of a body that fails half-way are closed too.
+        spooled.append(default_stream_factory(total_content_length, content_type, filename, content_length))
+        return spooled[-1]
+
     parser = FormDataParser(
+        stream_factory=stream_factory,
         max_content_length=MAX_BATCH * settings.image_max_bytes + 1024 * 1024,
         max_form_memory_size=MAX_BATCH * (settings.text_max_chars * 4 + 1024),
         max_form_parts=MAX_BATCH + 8,
@@ -270,12 +278,15 @@ def _multipart_inputs(
     )
     try:
         _, form, files = parser.parse(io.BytesIO(body), mimetype, len(body), options)
-    except HTTPException as error:
-        if error.code == 413:
+    except (HTTPException, ValueError) as error:
+        for stream in spooled:
+            stream.close()
+        if isinstance(error, HTTPException) and error.code == 413:
             raise PayloadTooLarge(
                 f"The upload is too large: send at most {MAX_BATCH} images of at most "
                 f"{_mib(settings.image_max_bytes)} each."
             ) from None
+        # ValueError: werkzeug's parser on a body that is not multipart at all (e.g. empty).
         raise BadRequest("The multipart/form-data body could not be read.") from None
     uploads: list[FileStorage] = [f for _, f in files.items(multi=True)]
     try:
