@@ -64,6 +64,11 @@ from trainer.daemon import configure_threads, warm_up
 from trainer.worker import JobHeartbeat, Worker, train_job
 
 CASES = ("image-2x10", "image-10x10", "image-10x100", "text-2x100", "text-3x1000")
+# One row per model choice (issue 13): ``<case>@<featurizer>``; their numbers feed the Train
+# form's table (teachbox/featurizers/catalog.py, with the date measured).
+MODEL_CASES = ("image-3x20@lite0", "image-3x20@lite1", "image-3x20@lite2", "text-2x60@minilm",
+               "text-2x60@minilm-tuned")
+_DEFAULT = {"image": "lite0", "text": "minilm"}
 _TOPIC_WORDS = {
     "sport": "match goal team coach league striker referee season score cup final win".split(),
     "cooking": "oven garlic butter recipe stew bake onion simmer sauce flour taste pan".split(),
@@ -93,7 +98,7 @@ def _sentence(topic: str, rng: random.Random) -> str:
 
 
 def write_dataset(
-    storage: LocalStorage, kind: str, classes: int, per_class: int, seed: int
+    storage: LocalStorage, kind: str, classes: int, per_class: int, seed: int, featurizer: str = "",
 ) -> DatasetManifest:
     rng = random.Random(seed)
     if kind == "image":
@@ -115,13 +120,14 @@ def write_dataset(
             samples.append(sample)
     manifest = DatasetManifest(dataset_id="d1", project_id="bench", kind=kind, class_names=names,
                                samples=samples, val_fraction=val_fraction,
-                               featurizer="lite0" if kind == "image" else "minilm")
+                               featurizer=featurizer or _DEFAULT[kind])
     write_manifest(storage, manifest)
     return manifest
 
 
 def run_case(case: str, cache_dir: str, threads: int | None) -> dict:
-    kind, size = case.split("-")
+    size_case, _, model = case.partition("@")
+    kind, size = size_case.split("-")
     classes, per_class = (int(n) for n in size.split("x"))
     work = Path(tempfile.mkdtemp(prefix="bench-training-"))
     overrides = {"onnx_threads": threads} if threads else {}
@@ -130,7 +136,9 @@ def run_case(case: str, cache_dir: str, threads: int | None) -> dict:
     storage = LocalStorage(work)
     configure_threads()
     warm_up(settings)  # what a running daemon has already paid
-    manifest = write_dataset(storage, kind, classes, per_class, seed=zlib.crc32(case.encode()))
+    # The same data for every model of a size: the rows compare models, not datasets.
+    manifest = write_dataset(storage, kind, classes, per_class, seed=zlib.crc32(size_case.encode()),
+                             featurizer=model)
     worker = Worker(storage, settings, trainer_id="bench")
 
     rss_at_promotion: list[float] = []
@@ -153,7 +161,9 @@ def run_case(case: str, cache_dir: str, threads: int | None) -> dict:
         inputs = [storage.get(sample_key("bench", "d1", s)) for s in manifest.samples]
     else:
         inputs = [s.text for s in manifest.samples]
-    featurizer = create_featurizer(manifest.featurizer, cache_dir, threads=settings.onnx_threads)
+    # A fine-tuned model's own bare backbone is the frozen encoder it starts from.
+    bare_name = "minilm" if manifest.featurizer == "minilm-tuned" else manifest.featurizer
+    featurizer = create_featurizer(bare_name, cache_dir, threads=settings.onnx_threads)
 
     def bare_pass() -> float:
         started = time.perf_counter()
@@ -169,7 +179,8 @@ def run_case(case: str, cache_dir: str, threads: int | None) -> dict:
     retrain, _ = train_once(export=False)
     shutil.rmtree(work)
     return {
-        "case": case, "threads": settings.onnx_threads, "promoted_s": first, "bare_s": bare,
+        "case": case, "featurizer": manifest.featurizer, "threads": settings.onnx_threads,
+        "promoted_s": first, "bare_s": bare,
         "bare_before_s": bare_before, "bare_after_s": bare_after,
         "ratio": first / bare, "retrain_s": retrain, "exports_s": trained.meta.timings["exports_s"],
         "accuracy": trained.meta.metrics["accuracy"], "head": f"{trained.meta.head['type']} on "

@@ -45,8 +45,10 @@ class Plan:
     text_per_class: int
 
 
-FULL = Plan(("image-2x10", "image-10x10", "image-10x100", "text-2x100", "text-3x1000"), 10, 2500, 200, 5,
-            1000, (10, 100), 100)
+# The last five cases are one row per model choice (issue 13), ``<case>@<featurizer>``.
+FULL = Plan(("image-2x10", "image-10x10", "image-10x100", "text-2x100", "text-3x1000", "image-3x20@lite0",
+             "image-3x20@lite1", "image-3x20@lite2", "text-2x60@minilm", "text-2x60@minilm-tuned"),
+            10, 2500, 200, 5, 1000, (10, 100), 100)
 QUICK = Plan(("image-2x10", "image-10x10", "text-2x100"), 2, 500, 50, 2, 200, (10,), 100)
 
 
@@ -99,7 +101,8 @@ def run_suite(plan: Plan, cache_dir: str, only: tuple[str, ...] = SECTIONS) -> d
             training = _bench_module("bench_training").run_cases(list(plan.training_cases), cache_dir)
             baseline_bench = _bench_module("bench_baseline")
             baseline = []
-            for case in (case for case in plan.training_cases if case.startswith("image-")):
+            # The original recipe is Lite0-only: the model-choice cases have no baseline.
+            for case in (c for c in plan.training_cases if c.startswith("image-") and "@" not in c):
                 classes, per_class = (int(n) for n in case.split("-")[1].split("x"))
                 epochs = max(1, min(plan.baseline_epochs, plan.baseline_max_passes // (classes * per_class)))
                 baseline += baseline_bench.run_cases([case], epochs)
@@ -132,7 +135,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
         baseline = {r["case"]: r for r in sections["training"]["baseline"]}
         for r in sections["training"]["cases"]:
             rows.append(("training", f"{r['case']} claim->promoted", f"{r['promoted_s']:.2f} s",
-                         f"floor (bare pass) {r['bare_s']:.2f} s; ratio {r['ratio']:.2f}",
+                         f"floor (bare pass) {r['bare_s']:.2f} s; ratio {r['ratio']:.2f}"
+                         + (f"; val acc {r['accuracy']:.3f}" if "@" in r["case"] else ""),
                          f"{r['peak_rss_mb']:.0f}"))
             if r["case"] in baseline:
                 b = baseline[r["case"]]
