@@ -54,6 +54,8 @@ def estimate_model_bytes(storage: Storage, model: LoadedModel) -> int:
     if INPUT_NGRAMS in inputs:
         ngrams_key = bundle_key(meta.project_id, meta.version, meta.head.get("ngrams", "ngrams.json"))
         size += _JSON_OVERHEAD * storage.size(ngrams_key)
+    if meta.featurizer.get("graph"):  # a fine-tuned encoder of its own (~90 MB): not shared
+        size += storage.size(bundle_key(meta.project_id, meta.version, meta.featurizer["graph"]))
     return size
 
 
