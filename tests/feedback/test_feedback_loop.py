@@ -131,6 +131,15 @@ def test_a_broken_image_is_refused_with_the_upload_sentence_and_nothing_is_store
     assert app_storage.list(f"projects/{status.project_id}/pending/") == []
 
 
+def test_a_class_the_project_does_not_have_is_refused_with_the_classes_to_choose(
+        alice, new_project, app_storage):
+    status = new_project("No such class")
+    response = _post_feedback(alice, status.project_id, 7, make_image(901, (230, 20, 20)))
+    page = alice.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Choose one of the classes: red, blue." in page
+    assert app_storage.list(f"projects/{status.project_id}/pending/") == []
+
+
 def test_a_pending_image_is_shown_and_can_be_removed(alice, new_project, app_storage):
     status = new_project("Removable")
     _post_feedback(alice, status.project_id, 1, make_image(701, (20, 20, 230)))

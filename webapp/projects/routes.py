@@ -493,7 +493,8 @@ def add_feedback(project_id: str):
     project = get_project_or_404(project_id)
     form = FeedbackForm(project.class_names)
     if not form.validate_on_submit():
-        abort(400)
+        flash(f"Choose one of the classes: {', '.join(project.class_names)}.")
+        return redirect(url_for("projects.predict", project_id=project.id))
     image = None
     if project.kind == "image":
         try:
