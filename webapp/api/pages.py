@@ -28,7 +28,8 @@ bp = Blueprint("api_pages", __name__)
 def curl_examples(project: Project, secret: str = "") -> dict[str, str]:
     """Commands that work as printed once the token is filled in (tests run them)."""
     base = f"{request.url_root.rstrip('/')}{API_PREFIX}/projects/{project.id}"
-    auth = f"-H 'Authorization: Bearer {secret or '$TEACHBOX_TOKEN'}'"
+    # Double quotes, so the shell expands $TEACHBOX_TOKEN (secrets are [A-Za-z0-9_-] only).
+    auth = f'-H "Authorization: Bearer {secret or "$TEACHBOX_TOKEN"}"'
     if project.kind == "image":
         predict = f"curl -s {auth} -F 'image=@photo.jpg' {base}/predict"
         first = project.class_names[0] if project.class_names else "cat"
