@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, SubmitField
-from wtforms.validators import InputRequired, Length, Regexp
+from wtforms.validators import InputRequired, Regexp
 
 __all__ = ["NewTokenForm", "RevokeTokenForm"]
 
 
 class NewTokenForm(FlaskForm):
-    name = StringField("Token name", validators=[
-        InputRequired("Give the token a name, such as the program that will use it."),
-        Length(max=60, message="Token name is longer than 60 characters; shorten it."),
-    ], description="Which program will use it, so you know what breaks when you revoke it.")
+    # The name's rules live in teachbox.tokens.create_token, which the view calls.
+    name = StringField("Token name",
+                       description="Which program will use it, so you know what breaks when you revoke it.")
     submit = SubmitField("Create token")
 
 

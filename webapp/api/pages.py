@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from teachbox.bundles import current_version
-from teachbox.errors import NotFound
+from teachbox.errors import BadRequest, NotFound
 from teachbox.exports import list_exports
 from teachbox.projects import Project
 from teachbox.tokens import create_token, list_tokens, revoke_token
@@ -62,10 +62,12 @@ def new_token(project_id: str):
     project = get_project_or_404(project_id)
     form = NewTokenForm()
     if not form.validate_on_submit():
-        for message in form.name.errors or ["This form has expired; reload the page and try again."]:
-            flash(message)
+        abort(400)
+    try:
+        token_id, secret = create_token(services().storage, project.id, project.owner, form.name.data)
+    except BadRequest as error:
+        flash(error.message)
         return redirect(url_for("projects.project_page", project_id=project.id, _anchor="use-from-code"))
-    token_id, secret = create_token(services().storage, project.id, project.owner, form.name.data)
     # Rendered, not redirected: the secret must never sit in a URL, a flash cookie or storage.
     response = render_template("api/token_created.html", project=project, name=form.name.data.strip(),
                                token_id=token_id, secret=secret, curl=curl_examples(project, secret))
