@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.security import generate_password_hash
 
-from teachbox.users import create_user
+from teachbox.records import now
+from teachbox.users import User, save_user
 from tests.webapp.conftest import AuthActions
 from webapp import create_app
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    # Hashed once: each hash takes a deliberate fraction of a second.
+    return generate_password_hash("correct-horse")
+
+
 @pytest.fixture
-def app(settings):
+def app(settings, password_hash):
     app = create_app(settings)
     app.config["TESTING"] = True
     storage = app.extensions["teachbox"].storage
-    create_user(storage, "root", "correct-horse", is_admin=True)
-    for name in ("alice", "bob"):
-        create_user(storage, name, "correct-horse")
+    for name in ("root", "alice", "bob"):
+        save_user(storage, User(username=name, password_hash=password_hash, created=now(),
+                                is_admin=name == "root"))
     yield app
     app.extensions["teachbox"].invoker.wait(timeout=120)
 
