@@ -279,7 +279,7 @@ def _base_candidates(request: PreprocessRequest, storage: Storage, existing: pro
 
 
 def _expand_archive(request: PreprocessRequest, archive: StagedFile, storage: Storage,
-                    settings: Settings) -> tuple[PreprocessRequest, list[str]]:
+                    settings: Settings, workers: int) -> tuple[PreprocessRequest, list[str]]:
     """The request with the archive's files staged one per class, as if chosen one by one.
 
     The whole archive is checked (``scan_zip``) before a single file is staged; its classes
@@ -306,10 +306,19 @@ def _expand_archive(request: PreprocessRequest, archive: StagedFile, storage: St
         files = list(request.files)
         prefix = staging_prefix(request.upload_id)
         local.seek(0)
-        for number, (class_file, stream) in enumerate(open_class_files(local, layout, limits)):
-            key = f"{prefix}archive/{number:05d}.bin"
-            storage.put_stream(key, stream)
-            files.append(StagedFile(key, class_file.path, index_of[class_file.class_name.casefold()]))
+        # Puts wait on fsync or the network, so a few go at once (bench_archives.py, 1000 photos:
+        # 45 s one by one, 37 s so, vs 36 s for the same files uploaded one by one); each entry is
+        # already bounded by the scan's limits.
+        with ThreadPoolExecutor(workers, thread_name_prefix="preprocess-unzip") as pool:
+            pending = []
+            for number, (class_file, stream) in enumerate(open_class_files(local, layout, limits)):
+                key = f"{prefix}archive/{number:05d}.bin"
+                pending.append(pool.submit(storage.put, key, stream.read()))
+                files.append(StagedFile(key, class_file.path, index_of[class_file.class_name.casefold()]))
+                if len(pending) >= 2 * workers:
+                    pending.pop(0).result()
+            for future in pending:
+                future.result()
     _logger.info("upload %s: archive %s gave %d files in %d classes", request.upload_id,
                  archive.filename, len(layout.files), len(layout.classes))
     return dataclasses.replace(request, class_names=names, files=files, archive=None), layout.notes()
@@ -664,7 +673,7 @@ def preprocess(request: PreprocessRequest | dict, storage: Storage, settings: Se
     progress = progress or (lambda done, total: None)
     findings = _Findings()
     if request.archive is not None:
-        request, findings.notes = _expand_archive(request, request.archive, storage, settings)
+        request, findings.notes = _expand_archive(request, request.archive, storage, settings, workers)
     existing = _check_project(request, storage, settings, findings)
     candidates = _base_candidates(request, storage, existing, findings)
     if request.kind == "image":
