@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from teachbox.admin import TRAINER_STALE_SECONDS, list_audit
-from teachbox.jobs import claim_next_job, get_job, list_project_jobs, mark_failed, record_trainer, submit_job
+from teachbox.jobs import (
+    JobCancelled,
+    claim_next_job,
+    get_job,
+    heartbeat,
+    list_project_jobs,
+    mark_failed,
+    record_trainer,
+    submit_job,
+)
 from teachbox.records import now
 from teachbox.users import get_user
 from tests.admin.conftest import signed_in
@@ -142,7 +151,15 @@ def test_cancelling_a_queued_job_ends_it_and_is_audited(root, app_storage, queue
     assert _confirm(root, "cancel-job", queued_job.job_id).status_code == 302
     assert get_job(app_storage, queued_job.job_id).state == "cancelled"
     [entry] = list_audit(app_storage)
-    assert (entry.action, entry.target, entry.detail) == ("cancel-job", queued_job.job_id, "state cancelled")
+    assert (entry.action, entry.target, entry.detail) == ("cancel-job", queued_job.job_id, "cancelled")
+
+
+def test_cancelling_a_training_job_asks_its_trainer_to_stop(root, app_storage, queued_job):
+    claim = claim_next_job(app_storage, "trainer-1")
+    _confirm(root, "cancel-job", queued_job.job_id)
+    with pytest.raises(JobCancelled, match=f"Job {queued_job.job_id} was cancelled."):
+        heartbeat(app_storage, claim)
+    assert list_audit(app_storage)[0].detail == "cancel requested; it stops at its next heartbeat"
 
 
 def test_retrying_a_failed_job_queues_the_same_dataset_and_options(root, app_storage, queued_job):

@@ -53,6 +53,10 @@ def _user_action(change: Callable[[Storage, str, str], object], detail: str) -> 
     return run
 
 
+def _cancelled(state: str) -> str:
+    return "cancelled" if state == JobStatus.CANCELLED else "cancel requested; it stops at its next heartbeat"
+
+
 ACTIONS: dict[str, Action] = {
     "disable-user": Action(
         "Disable the account {target}?", "They are signed out at once and cannot log in until enabled.",
@@ -72,7 +76,7 @@ ACTIONS: dict[str, Action] = {
     "cancel-job": Action(
         "Cancel training job {target}?", "A queued job ends now; a training job stops at its next "
         "heartbeat. The project keeps its current model.", "Cancel job", "job",
-        lambda s, a, t: f"state {admin.cancel_job(s, t).state}"),
+        lambda s, a, t: _cancelled(admin.cancel_job(s, t).state)),
     "retry-job": Action(
         "Retry training job {target}?", "A new job is queued on the same dataset with the same options.",
         "Retry job", "job",
