@@ -124,10 +124,19 @@ def cmd_project_export(args: argparse.Namespace) -> int:
 
 
 def cmd_project_import(args: argparse.Namespace) -> int:
+    from teachbox.errors import NotFound
     from teachbox.project_export import import_project
+    from teachbox.users import get_user
 
+    storage = _storage(load_settings())
+    try:
+        get_user(storage, args.owner)
+    except NotFound:
+        # A project of nobody would be invisible to everyone but admins.
+        raise NotFound(f"There is no user '{args.owner}'; create it first "
+                       f"(teachbox user create {args.owner}).") from None
     with open(args.file, "rb") as archive:
-        project = import_project(_storage(load_settings()), archive, owner=args.owner)
+        project = import_project(storage, archive, owner=args.owner)
     print(f"Imported '{project.name}' as project {project.id}, owned by {project.owner}.")
     return 0
 
