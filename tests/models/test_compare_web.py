@@ -55,6 +55,9 @@ def test_compare_trains_another_model_beside_the_current_one_and_either_can_be_m
     _train_all(app)
 
     assert current_version(storage, status.project_id) == "v1"
+    job = list_project_jobs(storage, status.project_id)[0]
+    finished = client.get(f"{project}/jobs/{job.job_id}.json").get_json()
+    assert finished["next_url"] == f"{project}/compare"
     page = client.get(f"{project}/compare").get_data(as_text=True)
     assert 'id="compare-v1"' in page and 'id="compare-v2"' in page
     assert "Fast (lite0)" in page and "Accurate (lite2)" in page

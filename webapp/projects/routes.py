@@ -333,7 +333,10 @@ def _job_payload(project: Project, job: JobRecord) -> dict:
     elif job.started and job.finished:
         progress["elapsed"] = round(job.finished - job.started, 1)
     next_url = ""
-    if job.status is JobStatus.SUCCEEDED and job.model_version:
+    if job.status is JobStatus.SUCCEEDED and job.model_version and job.options.get("compare"):
+        # A comparison ends beside the version it was trained to be compared with.
+        next_url = url_for("projects.compare_page", project_id=project.id)
+    elif job.status is JobStatus.SUCCEEDED and job.model_version:
         next_url = url_for("projects.details", project_id=project.id, version=job.model_version)
     return {
         "job_id": job.job_id,
