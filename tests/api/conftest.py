@@ -21,7 +21,14 @@ from teachbox.settings import Settings, load_settings
 from teachbox.storage import LocalStorage
 from teachbox.tokens import create_token, revoke_token
 from teachbox.users import create_user
-from tests.trainer.conftest import draw_shape, shapes, submit, write_image_dataset
+from tests.trainer.conftest import (
+    draw_shape,
+    shapes,
+    submit,
+    topic_texts,
+    write_image_dataset,
+    write_text_dataset,
+)
 from tests.webapp.conftest import AuthActions, csrf_token
 from trainer.worker import Worker
 from webapp import create_app
@@ -34,7 +41,8 @@ class World:
     app: Flask
     storage: LocalStorage
     settings: Settings
-    trained: Project  # alice's, trained with exports
+    trained: Project  # alice's image project, trained with exports
+    texts: Project  # alice's text project (sport, cooking, weather), trained
     other: Project  # alice's second project, never trained
     bobs: Project  # another user's
     version: str
@@ -42,6 +50,7 @@ class World:
     token: str  # live, for ``trained``
     revoked: str  # was for ``trained``
     other_token: str  # live, for ``other``
+    text_token: str  # live, for ``texts``
 
 
 def shape_png(shape: str, seed: int) -> bytes:
@@ -61,20 +70,26 @@ def world(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> World:
     trained = create_project(storage, "alice", "Shapes", "image", ["circle", "square"],
                              featurizer="lite0", project_id=manifest.project_id)
     job = submit(storage, manifest)
+    text_manifest = write_text_dataset(storage, topic_texts(30, seed=3))
+    texts = create_project(storage, "alice", "Topics", "text", text_manifest.class_names,
+                           featurizer="minilm", project_id=text_manifest.project_id)
+    text_job = submit(storage, text_manifest)
     Worker(storage, settings, trainer_id="api-tests", export=True).work(burst=True)
+    for finished in (get_job(storage, job.job_id), get_job(storage, text_job.job_id)):
+        assert finished.state == "succeeded", finished.error
     job = get_job(storage, job.job_id)
-    assert job.state == "succeeded", job.error
     other = create_project(storage, "alice", "Other", "image", ["a", "b"])
     bobs = create_project(storage, "bob", "Bob's", "image", ["x", "y"])
     _, token = create_token(storage, trained.id, "alice", "ci")
     revoked_id, revoked = create_token(storage, trained.id, "alice", "old laptop")
     revoke_token(storage, trained.id, revoked_id)
     _, other_token = create_token(storage, other.id, "alice", "other")
+    _, text_token = create_token(storage, texts.id, "alice", "ci")
     app = create_app(settings)
     app.config["TESTING"] = True
-    yield World(app=app, storage=storage, settings=settings, trained=trained, other=other, bobs=bobs,
-                version=job.model_version, job_id=job.job_id, token=token, revoked=revoked,
-                other_token=other_token)
+    yield World(app=app, storage=storage, settings=settings, trained=trained, texts=texts, other=other,
+                bobs=bobs, version=job.model_version, job_id=job.job_id, token=token, revoked=revoked,
+                other_token=other_token, text_token=text_token)
     app.extensions["teachbox"].invoker.wait(timeout=120)
 
 

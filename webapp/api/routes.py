@@ -310,7 +310,7 @@ def _listed(value: object, field: str) -> list:
 def _predict_inputs() -> tuple[list[dict], object, object]:
     """The invocation's inputs, top_k and version, from a JSON body or a multipart form."""
     if request.mimetype == "multipart/form-data":
-        images = [f.read() for f in request.files.values() if f.filename]
+        images = [f.read() for _, f in request.files.items(multi=True) if f.filename]
         texts = request.form.getlist("text")
         if images and texts:
             raise BadRequest("Send either image files or 'text' fields in one request, not both.")
