@@ -5,6 +5,11 @@ Keys:
 
     projects/<id>/pending/<class_index>/<sha256>.<ext>   a normalized image, or a text (UTF-8)
     projects/<id>/pending-retrain.json                   the retrain upload that took them in
+    projects/<id>/pending-classes.json                   the class names the indices above mean
+
+When the project's classes change (renamed, added, reordered through "Add examples"), pending
+examples follow their class by name, as preprocess maps earlier examples; those of a class that
+was removed are dropped with it.
 
 A retrain copies the pending examples into an upload's staging prefix and records which keys
 it took (``stage_pending``). They are deleted only once that upload is queued
@@ -76,6 +81,10 @@ def _retrain_key(project_id: str) -> str:
     return f"projects/{project_id}/pending-retrain.json"
 
 
+def _classes_key(project_id: str) -> str:
+    return f"projects/{project_id}/pending-classes.json"
+
+
 def _check_class(project: Project, class_index: int) -> None:
     if not 0 <= class_index < len(project.class_names):
         raise BadRequest(
@@ -102,6 +111,30 @@ def _listed(storage: Storage, project: Project) -> list[PendingExample]:
         if example is not None:
             examples.append(example)
     return examples
+
+
+def _follow_class_names(storage: Storage, project: Project) -> None:
+    """Move pending examples to their class's current index if the classes changed."""
+    try:
+        recorded = list(storage.get_json(_classes_key(project.id)))
+    except ObjectNotFound:
+        return
+    if recorded == project.class_names:
+        return
+    index_of = {name.casefold(): i for i, name in enumerate(project.class_names)}
+    for example in _listed(storage, project):
+        name = recorded[example.class_index] if example.class_index < len(recorded) else ""
+        target = index_of.get(name.casefold())
+        if target == example.class_index:
+            continue
+        if target is not None:
+            # Copied before the old key goes: a crash in between leaves a duplicate, not a loss.
+            storage.put(_key(project.id, target, example.sha256, example.ext), storage.get(example.key))
+        else:
+            _logger.info("project %s: class %r was removed; dropping its pending example %s",
+                         project.id, name, example.sha256[:12])
+        storage.delete(example.key)
+    storage.put_json(_classes_key(project.id), project.class_names)
 
 
 def add_pending(storage: Storage, settings: Settings, project: Project, class_index: int, *,
@@ -134,6 +167,7 @@ def add_pending(storage: Storage, settings: Settings, project: Project, class_in
                              f"long; the limit is {settings.text_max_chars}. Shorten it.")
         data = cleaned.encode("utf-8")
         sha256, ext = sha256_hex(data), "txt"
+    _follow_class_names(storage, project)
     existing = _listed(storage, project)
     limit = settings.image_max_per_class if project.kind == "image" else settings.text_max_per_class
     in_class = [e for e in existing if e.class_index == class_index and e.sha256 != sha256]
@@ -145,6 +179,7 @@ def add_pending(storage: Storage, settings: Settings, project: Project, class_in
     example = PendingExample(class_index=class_index, sha256=sha256, ext=ext,
                              key=_key(project.id, class_index, sha256, ext),
                              text=data.decode("utf-8") if ext == "txt" else "")
+    storage.put_json(_classes_key(project.id), project.class_names)
     storage.put(example.key, data)
     # One input belongs to one class: a later correction replaces an earlier mark.
     for other in existing:
@@ -157,6 +192,7 @@ def add_pending(storage: Storage, settings: Settings, project: Project, class_in
 def list_pending(storage: Storage, project: Project) -> list[PendingExample]:
     """The project's pending examples by class, after settling a finished retrain."""
     settle_retrain(storage, project.id)
+    _follow_class_names(storage, project)
     return sorted(_listed(storage, project), key=lambda e: (e.class_index, e.sha256))
 
 

@@ -20,7 +20,7 @@ from teachbox.feedback import (
     start_pending_retrain,
 )
 from teachbox.invoker import LambdaInvoker
-from teachbox.projects import create_project
+from teachbox.projects import create_project, save_project
 from teachbox.uploads import UploadState, UploadStatus, write_upload_status
 from tests.webapp.conftest import make_image
 
@@ -145,3 +145,12 @@ def test_a_retrain_that_cannot_be_started_leaves_the_examples_pending(
         start_pending_retrain(s3_storage, invoker, project, "a1b2c3d4e5f60718", "", {})
     assert retrain_upload_in_progress(s3_storage, project.id) == ""
     assert [e.text for e in list_pending(s3_storage, project)] == ["what a day"]
+
+
+def test_pending_examples_follow_their_class_by_name_when_the_classes_change(
+        storage, settings, image_project):
+    add_pending(storage, settings, image_project, 0, image=make_image(1, (200, 0, 0)))
+    blue = add_pending(storage, settings, image_project, 1, image=make_image(2, (0, 0, 200)))
+    image_project.class_names = ["Blue", "green"]  # red removed, blue moved and recased
+    save_project(storage, image_project)
+    assert [(e.class_index, e.sha256) for e in list_pending(storage, image_project)] == [(0, blue.sha256)]
