@@ -147,3 +147,20 @@ def test_class_files_stream_the_same_bytes_the_scan_counted():
 def test_safe_zip_refuses_an_entry_escaping_the_root():
     with pytest.raises(ValidationFailed, match=r"\.\./project.json: the entry points outside the archive"):
         SafeZip(io.BytesIO(make_zip({"../project.json": b"{}"})), ArchiveLimits())
+
+
+def test_text_also_accepts_a_folder_of_csv_files_per_class():
+    data = make_zip({"positive/a.csv": b"text\ngood\n", "positive/b.txt": b"fine\n",
+                     "negative/c.csv": b"bad\n"})
+
+    layout = _scan(data, kind="text")
+
+    assert layout.classes == ["negative", "positive"]
+    assert [(f.class_name, f.path) for f in layout.files] == [
+        ("positive", "positive/a.csv"), ("positive", "positive/b.txt"), ("negative", "negative/c.csv")]
+
+
+def test_an_archive_without_class_folders_says_what_it_needs():
+    with pytest.raises(ValidationFailed, match="the archive holds no class folders. Put each class's "
+                       "examples in a folder named after the class."):
+        _scan(make_zip({"__MACOSX/._x": b"junk", "empty/": b""}))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from lambda_preprocess import handle
 from teachbox.archives import dataset_entries, write_zip
 from teachbox.datasets import load_manifest
 from teachbox.storage import Storage
 from teachbox.uploads import UploadState, get_upload_status, staging_prefix
-from tests.archives.conftest import make_zip, stored_objects
+from tests.archives.conftest import make_zip, stored_objects, zip_with_symlink
 from tests.preprocess.corpus import drawn_image
 
 
@@ -40,18 +42,35 @@ def test_a_zip_of_class_folders_becomes_the_classes_and_their_samples(storage, s
     assert storage.list(staging_prefix(upload.upload_id)) == []
 
 
-def test_a_hostile_zip_is_rejected_with_its_entry_named_and_nothing_stored(storage, settings, new_upload):
+def _hostile(kind: str) -> bytes:
+    good = {**_photos("cat", 10, 0), **_photos("dog", 10, 50)}
+    if kind == "symlink":
+        return zip_with_symlink("dog/link.jpg", "/etc/passwd", good)
+    extra = {"slip": {"../../escape.jpg": drawn_image(99)},
+             "bomb": {"dog/bomb.jpg": bytes(50 * 1024 * 1024)},
+             "nested": {"dog/more.zip": make_zip({"x.jpg": drawn_image(98)})}}[kind]
+    return make_zip({**good, **extra})
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("slip", "../../escape.jpg: the entry points outside the archive (an absolute path, a drive letter or "
+             "'..'). Make the archive again from the class folders themselves."),
+    ("symlink", "dog/link.jpg: the entry is a symbolic link. Replace links with the files themselves."),
+    ("bomb", "dog/bomb.jpg: the entry expands more than 200 times its compressed size (a zip bomb). "
+             "Nothing was imported; make the archive again from the class folders."),
+    ("nested", "dog/more.zip: an archive inside the archive is not opened. Unpack it and put its files in "
+               "the class folders instead."),
+])
+def test_a_hostile_zip_is_rejected_with_its_entry_named_and_nothing_stored(
+        storage, settings, new_upload, kind, message):
     upload = new_upload("image", [])
-    payload = _stage_archive(storage, upload, make_zip({**_photos("cat", 10, 0), **_photos("dog", 10, 50),
-                                                        "../../escape.jpg": drawn_image(99)}))
+    payload = _stage_archive(storage, upload, _hostile(kind))
     before = {k: v for k, v in stored_objects(storage).items() if not k.startswith("uploads/")}
 
     result = handle(payload, storage, settings)
 
     assert result["ok"] is False and result["status"] == 400
-    assert [p["message"] for p in result["problems"]] == [
-        "../../escape.jpg: the entry points outside the archive (an absolute path, a drive letter or '..'). "
-        "Make the archive again from the class folders themselves."]
+    assert [p["message"] for p in result["problems"]] == [message]
     assert get_upload_status(storage, upload.upload_id).state == UploadState.REJECTED
     after = {k: v for k, v in stored_objects(storage).items() if not k.startswith("uploads/")}
     assert after == {k: v for k, v in before.items() if not k.startswith("staging/")}
