@@ -66,6 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> World:
     storage = LocalStorage(str(folder))
     for name in ("alice", "bob"):
         create_user(storage, name, PASSWORD)
+    create_user(storage, "carol", PASSWORD, is_admin=True)
     manifest = write_image_dataset(storage, shapes(10, seed=7, classes=("circle", "square")))
     trained = create_project(storage, "alice", "Shapes", "image", ["circle", "square"],
                              featurizer="lite0", project_id=manifest.project_id)
@@ -122,3 +123,8 @@ def alice(client: FlaskClient) -> SignedIn:
 @pytest.fixture
 def bob(client: FlaskClient) -> SignedIn:
     return SignedIn(client, "bob")
+
+
+@pytest.fixture
+def admin(client: FlaskClient) -> SignedIn:
+    return SignedIn(client, "carol")
