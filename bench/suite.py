@@ -46,8 +46,8 @@ class Plan:
 
 
 # The last five cases are one row per model choice (issue 13), ``<case>@<featurizer>``.
-FULL = Plan(("image-2x10", "image-10x10", "image-10x100", "text-2x100", "text-3x1000", "image-3x20@lite0",
-             "image-3x20@lite1", "image-3x20@lite2", "text-2x60@minilm", "text-2x60@minilm-tuned"),
+FULL = Plan(("image-2x10", "image-10x10", "image-10x100", "text-2x100", "text-3x1000", "digits-10x10@lite0",
+             "digits-10x10@lite1", "digits-10x10@lite2", "docs-3x30@minilm", "docs-3x30@minilm-tuned"),
             10, 2500, 200, 5, 1000, (10, 100), 100)
 QUICK = Plan(("image-2x10", "image-10x10", "text-2x100"), 2, 500, 50, 2, 200, (10,), 100)
 
@@ -136,7 +136,7 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
         for r in sections["training"]["cases"]:
             rows.append(("training", f"{r['case']} claim->promoted", f"{r['promoted_s']:.2f} s",
                          f"floor (bare pass) {r['bare_s']:.2f} s; ratio {r['ratio']:.2f}"
-                         + (f"; val acc {r['accuracy']:.3f}" if "@" in r["case"] else ""),
+                         + ("" if r.get("heldout_acc") is None else f"; held-out acc {r['heldout_acc']:.3f}"),
                          f"{r['peak_rss_mb']:.0f}"))
             if r["case"] in baseline:
                 b = baseline[r["case"]]
