@@ -8,6 +8,7 @@ import io
 from flask.testing import FlaskClient
 
 from teachbox.datasets import load_manifest
+from teachbox.feedback import add_pending
 from teachbox.jobs import list_project_jobs
 from teachbox.projects import load_project
 from tests.api.conftest import SignedIn, World, bearer, shape_png
@@ -75,3 +76,30 @@ def test_an_admin_session_may_use_anyones_project(world: World, admin: SignedIn)
     response = admin.client.get(f"/api/v1/projects/{world.trained.id}")
     assert response.status_code == 200
     assert response.json["owner"] == "alice"
+
+
+def test_train_takes_in_the_pending_examples_from_the_inference_page(world: World, alice: SignedIn) -> None:
+    project_id, token = _new_project_with_token(world, alice)
+    _upload(alice.client, world, project_id, token, _shapes(("circle", 1100), ("square", 1200)))
+    add_pending(world.storage, world.settings, load_project(world.storage, project_id), 0,
+                image=shape_png("circle", 1300))
+    started = alice.client.post(f"/api/v1/projects/{project_id}/train", headers=bearer(token))
+    assert started.status_code == 202
+    assert started.json["state"] == "validating" and started.json["job_id"] is None
+    world.app.extensions["teachbox"].invoker.wait(timeout=120)
+    upload = alice.client.get(started.json["status_url"], headers=bearer(token)).json
+    assert upload["state"] == "queued", upload
+    assert _class_totals(world, project_id) == {"circle": 11, "square": 10}
+
+
+def test_train_without_pending_examples_queues_a_job_on_the_latest_dataset(
+    world: World, alice: SignedIn
+) -> None:
+    project_id, token = _new_project_with_token(world, alice)
+    first = _upload(alice.client, world, project_id, token, _shapes(("circle", 1400), ("square", 1500)))
+    started = alice.client.post(f"/api/v1/projects/{project_id}/train", headers=bearer(token))
+    assert started.status_code == 202
+    assert started.json["state"] == "queued" and started.json["upload_id"] is None
+    job = alice.client.get(started.json["status_url"], headers=bearer(token)).json
+    assert job["job_id"] != first["job_id"]
+    assert _class_totals(world, project_id) == {"circle": 10, "square": 10}

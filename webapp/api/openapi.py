@@ -64,8 +64,13 @@ _SCHEMAS = {
         "progress": {"type": "object"}, "notes": {"type": "array", "items": _STR},
         "job_id": _NULL_STR, "job_url": {"type": ["string", "null"], "format": "uri"},
     }),
-    "JobAccepted": _obj({"job_id": _STR, "state": {"const": "queued"},
-                         "status_url": {"type": "string", "format": "uri"}}),
+    "TrainAccepted": _obj({
+        "state": {"enum": ["queued", "validating"]},
+        "job_id": {"type": ["string", "null"], "description": "the queued job (no pending examples)"},
+        "upload_id": {"type": ["string", "null"],
+                      "description": "pending examples from the Inference page go through preprocess first"},
+        "status_url": {"type": "string", "format": "uri", "description": "the job, or the upload"},
+    }),
     "Job": _obj({
         "job_id": _STR,
         "state": {"enum": ["queued", "training", "succeeded", "failed", "cancelled"]},
@@ -194,8 +199,10 @@ _PATHS = {
         "responses": {**_ok(200, "The upload", "Upload"), **_errors(401, 404)},
     }},
     "/projects/{project_id}/train": {"post": {
-        "summary": "Retrain on the latest dataset", "operationId": "train", "parameters": _path_params(),
-        "responses": {**_ok(202, "Queued; poll status_url", "JobAccepted", location=True),
+        "summary": "Retrain on the latest dataset, with the pending examples if there are any",
+        "operationId": "train", "parameters": _path_params(),
+        "responses": {**_ok(202, "Queued (a job) or validating (an upload); poll status_url", "TrainAccepted",
+                            location=True),
                       **_errors(401, 404, 409)},
     }},
     "/projects/{project_id}/jobs/{job_id}": {"get": {

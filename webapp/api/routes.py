@@ -261,12 +261,18 @@ def upload(project_id: str, upload_id: str):
 @bp.post("/projects/<project_id>/train")
 def train(project_id: str):
     project = project_for_request(project_id)
-    job = retrain_latest(services().storage, project)
-    if job is None:
+    started = retrain_latest(services().storage, services().invoker, project)
+    if started is None:
         raise Conflict("This project has no examples to train on yet; upload some first "
                        f"(POST {API_PREFIX}/projects/{project.id}/examples).")
-    status_url = url_for("api.job", project_id=project.id, job_id=job.job_id, _external=True)
-    return _accepted({"job_id": job.job_id, "state": job.state, "status_url": status_url}, status_url)
+    if started.job is not None:
+        status_url = url_for("api.job", project_id=project.id, job_id=started.job.job_id, _external=True)
+        payload = {"state": started.job.state, "job_id": started.job.job_id, "upload_id": None}
+    else:
+        # Pending examples from the Inference page go through preprocess first, as an upload.
+        status_url = url_for("api.upload", project_id=project.id, upload_id=started.upload_id, _external=True)
+        payload = {"state": "validating", "job_id": None, "upload_id": started.upload_id}
+    return _accepted({**payload, "status_url": status_url}, status_url)
 
 
 def _job_of_project(project: Project, job_id: str) -> JobRecord:

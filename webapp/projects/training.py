@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from teachbox.feedback import list_pending, retrain_upload_in_progress, start_pending_retrain
 from teachbox.invoker import Invoker
 from teachbox.jobs import JobRecord, list_project_jobs, submit_job
 from teachbox.projects import Project
 from teachbox.storage import Storage, new_id
 from teachbox.uploads import UploadState, UploadStatus, staging_prefix, write_upload_status
 
-__all__ = ["ChosenFile", "UploadRequest", "latest_dataset_id", "stage_upload", "retrain_latest"]
+__all__ = ["ChosenFile", "RetrainStarted", "UploadRequest", "latest_dataset_id", "stage_upload",
+           "retrain_latest"]
 
 _logger = logging.getLogger(__name__)
 
@@ -96,10 +98,31 @@ def stage_upload(storage: Storage, invoker: Invoker, request: UploadRequest, upl
     return upload_id
 
 
-def retrain_latest(storage: Storage, project: Project) -> JobRecord | None:
-    """Queue training on the latest dataset with the same options; None if there is none yet."""
+@dataclass(frozen=True)
+class RetrainStarted:
+    """What a retrain began: a queued job, or (with pending examples) an upload to follow."""
+
+    job: JobRecord | None = None
+    upload_id: str = ""
+
+
+def retrain_latest(storage: Storage, invoker: Invoker, project: Project) -> RetrainStarted | None:
+    """Retrain on the latest dataset with the same options, taking in the pending examples
+    (teachbox.feedback) through preprocess when there are any; None if there is no dataset yet.
+
+    A retrain with pending examples already being validated is answered with that upload, so a
+    second call does not stage the same examples twice.
+    """
     jobs = list_project_jobs(storage, project.id)
     if not jobs:
         return None
-    return submit_job(storage, project.id, dataset_id=jobs[0].dataset_id, kind=project.kind,
-                      featurizer=project.featurizer, options=jobs[0].options)
+    waiting = retrain_upload_in_progress(storage, project.id)
+    if waiting:
+        return RetrainStarted(upload_id=waiting)
+    if list_pending(storage, project):
+        upload_id = new_id()
+        start_pending_retrain(storage, invoker, project, upload_id, jobs[0].dataset_id, jobs[0].options)
+        return RetrainStarted(upload_id=upload_id)
+    job = submit_job(storage, project.id, dataset_id=jobs[0].dataset_id, kind=project.kind,
+                     featurizer=project.featurizer, options=jobs[0].options)
+    return RetrainStarted(job=job)
