@@ -11,11 +11,11 @@ __all__ = ["NewTokenForm", "RevokeTokenForm"]
 
 class NewTokenForm(FlaskForm):
     # The name's rules live in teachbox.tokens.create_token, which the view calls.
-    name = StringField("Token name",
+    # Ids of their own: the project page holds other forms with a "submit" field.
+    name = StringField("Token name", id="token-name",
                        description="Which program will use it, so you know what breaks when you revoke it.")
-    submit = SubmitField("Create token")
+    submit = SubmitField("Create token", id="create-token")
 
 
 class RevokeTokenForm(FlaskForm):
     token_id = HiddenField(validators=[InputRequired(), Regexp(r"^[0-9a-f]{16}$")])
-    submit = SubmitField("Revoke")

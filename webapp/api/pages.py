@@ -52,7 +52,7 @@ def use_from_code(project: Project) -> dict:
     except NotFound:
         exports = []
     return {"tokens": list_tokens(storage, project.id), "token_form": NewTokenForm(),
-            "revoke_form": RevokeTokenForm(), "curl": curl_examples(project), "exports": exports,
+            "curl": curl_examples(project), "exports": exports,
             "export_version": current, "openapi_url": url_for("api.openapi", _external=True)}
 
 
