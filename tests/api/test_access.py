@@ -4,6 +4,7 @@ and no token at all, then the site session of the owner, of someone else, and wi
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,6 +49,14 @@ def _examples_form(world: World) -> dict:
             "content_type": "multipart/form-data"}
 
 
+def _archive_form(world: World) -> dict:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("circle/c.png", shape_png("circle", 6))
+    buffer.seek(0)
+    return {"data": {"archive": (buffer, "photos.zip")}, "content_type": "multipart/form-data"}
+
+
 def _p(suffix: str = "") -> Callable[[World], str]:
     return lambda w: f"/api/v1/projects/{w.trained.id}{suffix}"
 
@@ -58,6 +67,8 @@ CALLS = [
     Call("export", "GET", lambda w: f"{_p()(w)}/versions/{w.version}/exports/classes.txt",
          lambda w: {}, 200, 200),
     Call("examples", "POST", _p("/examples"), _examples_form, 202, 202),
+    Call("examples archive", "POST", _p("/examples/archive"), _archive_form, 202, 202),
+    Call("project export", "GET", _p("/export"), lambda w: {}, 200, 200),
     Call("upload status", "GET", lambda w: f"{_p()(w)}/uploads/{_upload_id(w)}", lambda w: {}, 200, 200),
     Call("train", "POST", _p("/train"), lambda w: {}, 202, 202),
     Call("job", "GET", lambda w: f"{_p()(w)}/jobs/{w.job_id}", lambda w: {}, 200, 200),
