@@ -7,6 +7,7 @@ import re
 
 from teachbox.bundles import current_version, list_versions
 from teachbox.jobs import get_job, list_project_jobs
+from teachbox.projects import load_project
 from tests.webapp.conftest import ProjectActions, class_images, csrf_token
 from trainer.worker import Worker
 
@@ -67,6 +68,8 @@ def test_compare_trains_another_model_beside_the_current_one_and_either_can_be_m
 
     client.post(f"{project}/promote", data={"csrf_token": token, "version": "v2"})
     assert current_version(storage, status.project_id) == "v2"
+    # Retrain now continues with the chosen model.
+    assert load_project(storage, status.project_id).featurizer == "lite2"
     assert [m.featurizer["name"] for m in list_versions(storage, status.project_id)] == ["lite0", "lite2"]
 
 

@@ -46,7 +46,7 @@ from teachbox.jobs import (
     request_cancel,
     submit_job,
 )
-from teachbox.projects import KINDS, Project, list_projects, load_project
+from teachbox.projects import KINDS, Project, list_projects, load_project, save_project
 from teachbox.records import iso
 from teachbox.storage import ObjectNotFound, new_id
 from teachbox.uploads import (
@@ -549,10 +549,16 @@ def promote(project_id: str):
     form = PromoteForm()
     if not form.validate_on_submit():
         abort(400)
+    storage = services().storage
     try:
-        promote_model(services().storage, project.id, form.version.data)
+        promote_model(storage, project.id, form.version.data)
+        model = load_model_meta(storage, project.id, form.version.data).featurizer.get("name", "")
     except NotFound:
         abort(404)
+    if model and model != project.featurizer:
+        # A retrain continues with the model that now serves (a compared one, once chosen).
+        project.featurizer = model
+        save_project(storage, project)
     flash(f"Version {form.version.data} now answers predictions.")
     return redirect(url_for("projects.details", project_id=project.id, version=form.version.data))
 
