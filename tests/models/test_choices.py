@@ -161,3 +161,14 @@ def test_cancelling_during_fine_tuning_leaves_the_previous_model_serving(
     assert get_job(storage, job.job_id).state == "cancelled"
     assert current_version(storage, manifest.project_id) == serving
     assert len(list_versions(storage, manifest.project_id)) == 1
+
+
+def test_a_job_naming_an_uninstalled_model_fails_at_once_saying_so(storage: Storage, worker: Worker) -> None:
+    manifest = write_image_dataset(storage, shapes(4, seed=8, classes=("circle", "square")))
+    job = submit_job(storage, manifest.project_id, manifest.dataset_id, "image",
+                     featurizer="no-such-backbone")
+    worker.work(burst=True)
+    failed = get_job(storage, job.job_id)
+    assert (failed.state, failed.failures) == ("failed", 1)
+    assert failed.error.startswith("The model 'no-such-backbone' chosen for this training is not available "
+                                   "on this trainer")
