@@ -133,3 +133,15 @@ def test_the_curl_command_to_add_examples_works_as_printed(
     answer = json.loads(ran.stdout)
     assert answer["state"] == "validating", answer
     assert answer["status_url"].startswith(f"{base_url}/api/v1/projects/{world.trained.id}/uploads/")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_text_projects_curl_command_predicts_as_printed(
+    browser: requests.Session, base_url: str, world: World, tmp_path: Path
+) -> None:
+    command = _code(browser.get(f"{base_url}/projects/{world.texts.id}").text, "curl-predict")
+    ran = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "TEACHBOX_TOKEN": world.text_token}, check=True)
+    answer = json.loads(ran.stdout)
+    assert answer["kind"] == "text", answer
+    assert answer["predictions"][0]["label"] in world.texts.class_names
