@@ -66,7 +66,7 @@ def test_a_body_that_is_not_a_json_object_is_refused(world: World, alice: Signed
 @pytest.mark.parametrize("body, sentence", [
     ({"name": "X", "kind": "image", "class_names": "cat"}, '"class_names" must be a list of class names'),
     ({"name": "X", "kind": "image", "class_names": ["cat"]},
-     'A image project needs 2 to 10 classes; "class_names" has 1.'),
+     'An image project needs 2 to 10 classes; "class_names" has 1.'),
     ({"name": "X", "kind": "audio", "class_names": ["a", "b"]}, "Unknown project kind 'audio'"),
     ({"name": "", "kind": "text", "class_names": ["a", "b"]}, "Give the project a name."),
     ({"name": "X", "kind": "text", "class_names": ["a", "A"]}, "two classes share the name"),

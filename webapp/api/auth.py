@@ -46,10 +46,10 @@ def check_csrf() -> None:
         csrf.protect()
 
 
-def require_user(session_only_message: str = SESSION_ONLY) -> None:
+def require_user() -> None:
     """A signed-in user, for routes a token may not call."""
     if bearer_secret() is not None:
-        raise Forbidden(session_only_message)
+        raise Forbidden(SESSION_ONLY)
     if g.user is None:
         raise Unauthorized(NO_CREDENTIALS)
 

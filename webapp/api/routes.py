@@ -110,7 +110,8 @@ def create():
     if kind in ("image", "text"):
         low, high = class_limits(kind, services().settings)
         if not low <= len(names) <= high:
-            raise BadRequest(f"A {kind} project needs {low} to {high} classes; "
+            article = "An" if kind == "image" else "A"
+            raise BadRequest(f"{article} {kind} project needs {low} to {high} classes; "
                              f"\"class_names\" has {len(names)}.")
     project = create_project(services().storage, g.user.username, str(data.get("name") or ""),
                              str(kind or ""), names)
