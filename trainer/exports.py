@@ -27,8 +27,8 @@ from teachbox.featurizers.text import minilm_model_dir
 from teachbox.serving import Head
 from teachbox.storage import Storage
 
-__all__ = ["HeadModule", "FullModel", "build_full_model", "example_inputs", "export_onnx_file",
-           "write_exports"]
+__all__ = ["HeadModule", "FullModel", "NotExportable", "build_full_model", "example_inputs",
+           "export_onnx_file", "write_exports"]
 
 _logger = logging.getLogger(__name__)
 
@@ -73,12 +73,16 @@ class FullModel(nn.Module):
 _EXPORTABLE = ("lite0", "lite1", "lite2", "minilm")
 
 
+class NotExportable(ValueError):
+    """The model's backbone (a plugin, or a fine-tuned encoder) has no whole-model export."""
+
+
 def build_full_model(kind: str, head: Head, featurizer: str = "") -> FullModel:
     """Backbone ``featurizer`` (the kind's default when empty) + ``head`` as one torch module."""
     featurizer = featurizer or ("lite0" if kind == "image" else "minilm")
     if featurizer not in _EXPORTABLE:
-        raise ValueError(f"downloads are only built for the models {', '.join(_EXPORTABLE)}; "
-                         f"this one runs on {featurizer!r}")
+        raise NotExportable(f"downloads are only built for the models {', '.join(_EXPORTABLE)}; "
+                            f"this one runs on {featurizer!r}")
     backbone = lite_backbone(featurizer) if kind == "image" else minilm_encoder()
     return FullModel(backbone, HeadModule(head)).eval()
 

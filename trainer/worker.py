@@ -604,11 +604,16 @@ class Worker:
         """The downloadable ONNX / TorchScript / class list, after promotion (not needed to
         serve, and slow: the backbone is traced again). The model is already promoted and
         serving, so a failed export is reported with the job instead of failing it."""
-        from trainer.exports import write_exports
+        from trainer.exports import NotExportable, write_exports
 
         try:
             write_exports(self.storage, trained.meta, trained.export_head or trained.head,
                           self.settings.cache_dir)
+        except NotExportable:
+            trained.summary["exports_error"] = (
+                f"The model works, but models on {trained.featurizer.name!r} have no downloadable "
+                "ONNX/TorchScript file; choose a built-in frozen model to get one."
+            )
         except Exception as error:
             _logger.exception("job %s: exports failed", trained.meta.job_id)
             trained.summary["exports_error"] = (

@@ -43,7 +43,9 @@ def test_an_installed_plugin_backbone_trains_and_serves_a_project(plugin_site, t
     assert result["served_by"] == "ColourHistogram"
     np.testing.assert_allclose(result["served"], result["stored"], atol=1e-5)
     # Downloads need a torch backbone Teachbox knows; the model itself works and says so.
-    assert "could not be written" in result["metrics"]["exports_error"]
+    assert result["metrics"]["exports_error"] == (
+        "The model works, but models on 'colorhist' have no downloadable ONNX/TorchScript file; "
+        "choose a built-in frozen model to get one.")
 
 
 def test_without_the_plugin_installed_its_name_is_refused_naming_the_choices() -> None:
