@@ -141,7 +141,13 @@ def load_onnx_session(
 def _export(name: str, path: Path) -> None:
     _logger.info("exporting featurizer %s to %s (first use; takes seconds)", name, path)
     # Lazy: this is the only import of torch, and the serving path never reaches it.
-    from teachbox.featurizers.export import export_onnx
+    try:
+        from teachbox.featurizers.export import export_onnx
+    except ImportError as error:  # a serving image without torch, and without this graph baked in
+        raise RuntimeError(
+            f"the ONNX graph {path.name} of featurizer {name!r} is not in {path.parent} and this "
+            f"process cannot export it ({error}); bake it into the cache folder where the image is built"
+        ) from error
 
     export_onnx(name, path)
 
