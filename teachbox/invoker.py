@@ -11,13 +11,18 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import re
+import socket
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from teachbox.errors import TeachboxError, error_from_payload
+from teachbox.errors import NotFound, TeachboxError, error_from_payload
 from teachbox.settings import Settings
-from teachbox.storage import Storage
+from teachbox.storage import ObjectNotFound, Storage
+from teachbox.uploads import UploadState, get_upload_status, staging_prefix
 
 __all__ = ["Invoker", "LocalInvoker", "LambdaInvoker", "create_invoker", "FUNCTIONS"]
 
@@ -25,6 +30,9 @@ _logger = logging.getLogger(__name__)
 
 # Logical function name -> the package whose ``handle`` serves it.
 FUNCTIONS = {"preprocess": "lambda_preprocess", "infer": "lambda_infer"}
+# The same name the preprocess Lambda reads from an S3 event (lambda_preprocess.handler).
+_REQUEST_NAME = "request.json"
+_UPLOAD_ID = re.compile(r"[0-9a-f]{16}")
 
 
 class Invoker(ABC):
@@ -58,14 +66,64 @@ class LocalInvoker(Invoker):
 
     def start(self, function: str, payload: dict) -> None:
         handle = self._handle(function)
+        upload_id = str(payload.get("upload_id", "")) if function == "preprocess" else ""
+        if _UPLOAD_ID.fullmatch(upload_id):
+            # The run lives only in this process: keep the request (preprocess removes it with
+            # the staging files) so a restart after a crash can run it again.
+            self.storage.put_json(staging_prefix(upload_id) + _REQUEST_NAME,
+                                  {"payload": payload, "host": socket.gethostname(), "pid": os.getpid()})
         future = self._executor.submit(handle, payload, self.storage, self.settings)
         future.add_done_callback(_log_background_failure)
         self.futures = [f for f in self.futures if not f.done()] + [future]
+
+    def resume_interrupted_uploads(self) -> list[str]:
+        """Start preprocess again for every upload whose run died with its process (killed
+        web app) before recording an outcome. Returns their upload ids.
+
+        Only runs started on this host by a process that no longer exists are taken, each by one
+        caller (create-if-absent), so two gunicorn workers starting together do not both run it.
+        """
+        resumed = []
+        for key in self.storage.list("staging/"):
+            parts = key.split("/")
+            if len(parts) != 3 or parts[2] != _REQUEST_NAME:
+                continue
+            try:
+                request = self.storage.get_json(key)
+                status = get_upload_status(self.storage, parts[1])
+            except (NotFound, ObjectNotFound, ValueError):
+                continue
+            if (status.state != UploadState.VALIDATING or request.get("host") != socket.gethostname()
+                    or _process_alive(int(request.get("pid", 0)))):
+                continue
+            marker = f"{staging_prefix(parts[1])}resumed-{request.get('pid', 0)}"
+            if not self.storage.create_if_absent(marker, str(os.getpid()).encode()):
+                continue
+            _logger.warning("upload %s: its preprocess died with process %s; running it again",
+                            parts[1], request.get("pid"))
+            self.start("preprocess", request["payload"])
+            resumed.append(parts[1])
+        return resumed
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for background work (tests, shutdown)."""
         for future in list(self.futures):
             future.exception(timeout=timeout)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process has that id now
+        return True
+    try:  # a killed process whose parent has not reaped it yet is a zombie: dead, not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _log_background_failure(future: Future) -> None:

@@ -15,7 +15,7 @@ from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from teachbox.invoker import create_invoker
+from teachbox.invoker import LocalInvoker, create_invoker
 from teachbox.settings import Settings, load_settings
 from teachbox.storage import open_storage
 from webapp.extensions import TeachboxServices, csrf
@@ -97,9 +97,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     storage = open_storage(settings.storage, region=settings.aws_region,
                            endpoint_url=settings.s3_endpoint_url)
-    app.extensions["teachbox"] = TeachboxServices(
-        settings=settings, storage=storage, invoker=create_invoker(storage, settings)
-    )
+    invoker = create_invoker(storage, settings)
+    app.extensions["teachbox"] = TeachboxServices(settings=settings, storage=storage, invoker=invoker)
+    if isinstance(invoker, LocalInvoker):
+        # Uploads this host acknowledged before a crash, whose preprocess died with it.
+        invoker.resume_interrupted_uploads()
     app.after_request(_set_security_headers)
     # Pages print the limits they enforce, so they cannot drift from the settings.
     app.context_processor(lambda: {"config_limits": settings})
