@@ -56,21 +56,36 @@ class LiveWeb:
                 raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s")
             time.sleep(0.1)
 
-    def kill(self) -> None:
-        """SIGKILL the master and its workers: a crash, not a shutdown."""
+    def kill(self, timeout: float = 30.0) -> None:
+        """SIGKILL the master, then its workers (in that order, or the master would start new
+        ones): a crash, not a shutdown. Returns once nothing listens on the port any more."""
         if self.process is None:
             return
-        for pid in _children(self.process.pid):
-            os.kill(pid, signal.SIGKILL)
+        workers = _children(self.process.pid)
         self.process.kill()
         self.process.wait()
         self.process = None
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while _listening(self.port):  # a killed worker's socket closes with it; nothing to await
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"port {self.port} still in use {timeout:.0f} s after the kill")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=60)
             self.process = None
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _children(pid: int) -> list[int]:

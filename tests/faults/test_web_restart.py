@@ -73,3 +73,29 @@ def test_a_killed_web_app_keeps_acknowledged_uploads_and_none_of_the_half_sent_o
         assert get_job(storage, again["job_id"]).state == "queued"
     finally:
         web.kill()
+
+
+def test_an_upload_acknowledged_just_before_a_crash_is_preprocessed_after_the_restart(
+    storage: Storage, settings, tmp_path: Path
+) -> None:
+    web = LiveWeb(settings.storage, settings.cache_dir, tmp_path / "gunicorn.log")
+    web.start()
+    try:
+        alice = signed_in_session(web.url, "alice")
+        # Enough photos that preprocess is still running when the acknowledgement arrives.
+        acknowledged = upload_images(alice, web.url, "Big", {
+            "red": class_images(0, 100), "blue": class_images(1, 100)})
+        assert acknowledged.status_code == 302
+        web.kill()
+        upload_id = acknowledged.headers["Location"].rsplit("/", 1)[1]
+        assert get_upload_status(storage, upload_id).state == "validating"
+
+        web.start()
+
+        status = _queued_upload(alice, web.url, acknowledged)
+        project_id = get_upload_status(storage, upload_id).project_id
+        assert [key.rsplit("/", 1)[1] for key in storage.list(f"projects/{project_id}/jobs/")] == [
+            status["job_id"]]
+        assert storage.list("staging/") == []
+    finally:
+        web.kill()
