@@ -172,7 +172,9 @@ _PATHS = {
         "parameters": _path_params(),
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "additionalProperties": {"type": "string", "format": "binary"},
-            "properties": {"augment": {"type": "string", "enum": ["true", "false"]}}}}}},
+            "properties": {"augment": {"type": "string", "enum": ["true", "false"]},
+                           "model": {"type": "string", "description": "backbone to train with from now "
+                                     "on (docs/models.md): lite0, lite1, lite2; minilm, minilm-tuned"}}}}}},
         "responses": {**_ok(202, "Staged; poll status_url", "UploadAccepted", location=True),
                       **_errors(400, 401, 404, 413)},
     }},

@@ -18,6 +18,7 @@ from werkzeug.datastructures import FileStorage
 from teachbox.bundles import ModelMeta, current_version, list_versions, load_model_meta
 from teachbox.errors import BadRequest, Conflict, NotFound
 from teachbox.exports import list_exports, open_export
+from teachbox.featurizers.catalog import check_featurizer_name
 from teachbox.jobs import JobRecord, get_job, queue_position
 from teachbox.project_export import export_project as write_project_export
 from teachbox.projects import Project, create_project, validate_class_names
@@ -164,7 +165,7 @@ def _examples_by_class(
     for field_name, value in request.form.items(multi=True):
         match = _EXAMPLES_FIELD.match(field_name)
         if not match:
-            if field_name != "augment":
+            if field_name not in ("augment", "model"):
                 unknown.append(field_name)
         elif project.kind == "image":
             raise BadRequest(f"Field {field_name!r} holds text, but this is an image project; "
@@ -197,6 +198,10 @@ def add_examples(project_id: str):
         raise BadRequest("Send examples as multipart/form-data, one part per file named "
                          "'examples[<class name>]'.")
     names, files, pasted = _examples_by_class(project)
+    try:  # checked before anything is staged; preprocess checks it again
+        model = check_featurizer_name(request.form.get("model") or project.featurizer, project.kind)
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
     storage = services().storage
     upload_id = stage_upload(storage, services().invoker, UploadRequest(
         owner=project.owner, project_id=project.id, project_name=project.name, kind=project.kind,
@@ -204,7 +209,7 @@ def add_examples(project_id: str):
         files=[ChosenFile(_class_index(names, name), upload.filename or "", upload.stream)
                for name, upload in files],
         pasted={str(_class_index(names, name)): "\n".join(lines) for name, lines in pasted.items()},
-        featurizer=project.featurizer,
+        featurizer=model,
         augment=request.form.get("augment", "").lower() in ("1", "true", "yes", "on"),
         base_dataset_id=latest_dataset_id(storage, project.id),
     ))
