@@ -93,7 +93,7 @@ def test_image_project_from_upload_to_prediction(session_factory, trainer):
     page.click("nav >> text=Projects")
     assert page.locator(".project-card").count() == 1
     page.click(".project-card a")
-    assert page.locator("text=Model versions").count() == 1
+    assert page.get_by_role("heading", name="Model versions").count() == 1
     session.shot("project-page")
     assert session.console_errors == []
 
