@@ -10,7 +10,6 @@ removes the staging files.
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import os
 import re
@@ -20,8 +19,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-
-from PIL import Image, UnidentifiedImageError
 
 from teachbox import projects
 from teachbox.archives import archive_limits, open_class_files, scan_zip
@@ -327,32 +324,10 @@ def _expand_archive(request: PreprocessRequest, archive: StagedFile, storage: St
 # ---- images ----------------------------------------------------------------------------------
 
 
-def _kept_as_stored(data: bytes, settings: Settings) -> NormalizedImage | None:
-    """A JPEG already in the stored form (a downloaded dataset) is kept byte for byte:
-    re-encoding would change it and its hash, so export -> import would not give the same
-    dataset. Anything with metadata, another mode or a larger size is normalized as usual."""
-    try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
-            width, height = image.size
-            if (image.mode != "RGB" or min(width, height) > settings.image_store_side
-                    or width * height > settings.image_max_pixels
-                    or any(k in image.info for k in ("exif", "icc_profile", "xmp", "comment", "photoshop"))):
-                return None
-            image.load()
-    except (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError, Image.DecompressionBombError):
-        return None
-    return NormalizedImage(data=data, sha256=sha256_hex(data), ext="jpg", width=width, height=height,
-                           source_format="JPEG")
-
-
-
-
 def _normalize_staged(storage: Storage, settings: Settings, staged: StagedFile
                       ) -> NormalizedImage | ImageRejected | ObjectNotFound:
     try:
         data, size = _read_staged(storage, staged, settings.image_max_bytes)
-        if len(data) <= settings.image_max_bytes and (kept := _kept_as_stored(data, settings)):
-            return kept
         return normalize_image(data, max_bytes=settings.image_max_bytes, full_size=size,
                                max_pixels=settings.image_max_pixels, store_side=settings.image_store_side)
     except (ImageRejected, ObjectNotFound) as error:

@@ -110,6 +110,26 @@ def _shrink(image: Image.Image, store_side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
+def _already_stored(data: bytes, store_side: int) -> NormalizedImage | None:
+    """A JPEG already in the stored form (from a downloaded dataset) is kept byte for byte:
+    re-encoding would change it and its hash, so export -> import would not give the same
+    dataset. Metadata, another mode, a larger size, or bytes after the end-of-image marker
+    (a polyglot) send it through normal re-encoding instead."""
+    if not data.endswith(b"\xff\xd9"):
+        return None
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+            width, height = image.size
+            if (image.mode != "RGB" or min(width, height) > store_side
+                    or any(k in image.info for k in ("exif", "icc_profile", "xmp", "comment", "photoshop"))):
+                return None
+            image.load()
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return None
+    return NormalizedImage(data=data, sha256=sha256_hex(data), ext=_STORED_EXT, width=width,
+                           height=height, source_format="JPEG")
+
+
 def normalize_image(
     data: bytes, *, max_bytes: int, max_pixels: int, store_side: int, full_size: int = 0
 ) -> NormalizedImage:
@@ -128,6 +148,8 @@ def normalize_image(
             "Use a smaller photo or remove it.",
         )
     fmt = _check_header(data, max_pixels)
+    if fmt == "JPEG" and (kept := _already_stored(data, store_side)):
+        return kept
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG" if fmt == "MPO" else fmt]) as image:
             # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the stored

@@ -115,3 +115,21 @@ def test_a_multi_picture_phone_jpeg_is_accepted_as_a_jpeg() -> None:
     result = normalize_image(buffer.getvalue(), max_bytes=10**7, max_pixels=10**8, store_side=320)
     with Image.open(io.BytesIO(result.data)) as stored:
         assert stored.format == "JPEG" and stored.getpixel((10, 10))[0] > 150
+
+
+def _stored_form_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 90), (20, 120, 200)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_a_jpeg_already_in_stored_form_is_kept_byte_for_byte() -> None:
+    data = _stored_form_jpeg()
+    result = normalize_image(data, max_bytes=10**7, max_pixels=10**8, store_side=320)
+    assert result.data == data  # so a downloaded dataset re-imports with the same hashes
+
+
+def test_a_stored_form_jpeg_with_trailing_bytes_is_re_encoded_without_them() -> None:
+    data = _stored_form_jpeg() + b"<script>alert(1)</script>"
+    result = normalize_image(data, max_bytes=10**7, max_pixels=10**8, store_side=320)
+    assert b"<script>" not in result.data
