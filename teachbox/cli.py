@@ -38,7 +38,10 @@ def cmd_web(args: argparse.Namespace) -> int:
         return 0
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
                "webapp.wsgi:app"]
-    return subprocess.call(command)
+    # Replace this process with gunicorn, so whoever started `teachbox web` signals gunicorn
+    # itself and no orphan server outlives it.
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def cmd_trainer(args: argparse.Namespace) -> int:
@@ -54,9 +57,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not settings.secret_key:
         # One key shared by all gunicorn workers for this run, so sessions survive.
         env["TEACHBOX_SECRET_KEY"] = os.urandom(32).hex()
+    # Children get their own session, so Ctrl-C reaches only this process and each child
+    # gets exactly one SIGTERM from us: a trainer treats a second signal as "exit now".
     children = [
-        subprocess.Popen([sys.executable, "-m", "teachbox.cli", "web"], env=env),
-        subprocess.Popen([sys.executable, "-m", "teachbox.cli", "trainer"], env=env),
+        subprocess.Popen([sys.executable, "-m", "teachbox.cli", command], env=env, start_new_session=True)
+        for command in ("web", "trainer")
     ]
     print(f"Teachbox: http://{settings.host}:{settings.port}  (Ctrl-C stops the web app and trainer)",
           flush=True)
