@@ -78,7 +78,7 @@ class Session:
 
     def __init__(self, browser, base_url: str, folder: Path) -> None:
         self.context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900})
-        self.context.set_default_timeout(15_000)
+        self.context.set_default_timeout(60_000)  # a cap, not a wait: CI machines are busy
         self.page = self.context.new_page()
         self.console_errors: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))

@@ -43,7 +43,8 @@ def test_image_model_tells_drawn_shapes_apart(storage: Storage, worker: Worker) 
     manifest = write_image_dataset(storage, shapes(16, seed=11))
     job, meta = _train(storage, worker, manifest)
     assert meta.metrics["accuracy"] >= 0.8
-    assert job.metrics == {"accuracy": meta.metrics["accuracy"], "macro_f1": meta.metrics["macro_f1"]}
+    assert job.metrics == {"accuracy": meta.metrics["accuracy"], "macro_f1": meta.metrics["macro_f1"],
+                           "featurizer": "lite0", "promoted": True}
     assert current_version(storage, manifest.project_id) == meta.version
 
 
