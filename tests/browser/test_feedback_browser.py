@@ -13,7 +13,7 @@ from teachbox.feedback import list_pending
 from teachbox.jobs import list_project_jobs
 from teachbox.projects import list_projects
 from teachbox.users import create_user, get_user
-from tests.browser.test_flows import _files, _png, _watch_training
+from tests.browser.helpers import noisy_png, png_files, watch_training
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,15 +27,15 @@ def test_a_corrected_prediction_joins_the_next_dataset(session_factory, trainer,
     page.fill("#project_name", "Lights")
     page.fill("#class_0_name", "red")
     page.fill("#class_1_name", "green")
-    page.set_input_files("#class_0_files", _files("red", (220, 20, 20), 12, 300))
-    page.set_input_files("#class_1_files", _files("green", (20, 200, 20), 12, 400))
+    page.set_input_files("#class_0_files", png_files("red", (220, 20, 20), 12, 300))
+    page.set_input_files("#class_1_files", png_files("green", (20, 200, 20), 12, 400))
     page.click("#submit")
-    _watch_training(session)
+    watch_training(session)
     [project] = list_projects(storage, owner="fiona")
 
     page.goto(f"/projects/{project.id}/predict")
     page.set_input_files("#image", {"name": "probe.png", "mimeType": "image/png",
-                                    "buffer": _png(777, (200, 40, 40))})
+                                    "buffer": noisy_png(777, (200, 40, 40))})
     page.click("#submit")
     page.wait_for_selector("#feedback")
     predicted = page.inner_text("#top-label").split()[0]
@@ -55,7 +55,7 @@ def test_a_corrected_prediction_joins_the_next_dataset(session_factory, trainer,
     first_dataset = list_project_jobs(storage, project.id)[0].dataset_id
 
     page.click("#retrain-pending")
-    _watch_training(session)
+    watch_training(session)
     newest = list_project_jobs(storage, project.id)[0]
     assert newest.dataset_id != first_dataset
     manifest = load_manifest(storage, project.id, newest.dataset_id)
@@ -74,7 +74,7 @@ def test_a_corrected_prediction_joins_the_next_dataset(session_factory, trainer,
 def test_an_admin_disables_a_user_through_the_confirmation_page(session_factory, live_app):
     storage = live_app.extensions["teachbox"].storage
     create_user(storage, "operator", "correct-horse", is_admin=True)
-    create_user(storage, "mallory", "correct-horse")
+    create_user(storage, "trudy", "correct-horse")
     session = session_factory()
     page = session.page
     page.goto("/auth/login")
@@ -83,14 +83,14 @@ def test_an_admin_disables_a_user_through_the_confirmation_page(session_factory,
     page.click("input[type=submit]")
     page.click("nav >> text=Admin")
     session.shot("dashboard")
-    page.click("[data-user=mallory] [data-action=disable-user]")
-    assert page.inner_text("#confirm h1") == "Disable the account mallory?"
-    assert not get_user(storage, "mallory").disabled
+    page.click("[data-user=trudy] [data-action=disable-user]")
+    assert page.inner_text("#confirm h1") == "Disable the account trudy?"
+    assert not get_user(storage, "trudy").disabled
     session.shot("confirm")
     page.click("#confirm-submit")
-    page.wait_for_selector("text=mallory: disabled.")
-    assert page.inner_text("[data-user=mallory] td:nth-child(4)") == "disabled"
+    page.wait_for_selector("text=trudy: disabled.")
+    assert page.inner_text("[data-user=trudy] td:nth-child(4)") == "disabled"
     assert "disable-user" in page.inner_text("#audit")
     session.shot("dashboard-after")
-    assert get_user(storage, "mallory").disabled
+    assert get_user(storage, "trudy").disabled
     assert session.console_errors == []

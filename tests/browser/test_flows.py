@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import random
 import re
 
 import pytest
-from PIL import Image
 
 from teachbox.projects import create_project
+from tests.browser.helpers import noisy_png, png_files, watch_training
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-TRAINING_TIMEOUT_MS = 180_000
-
-
-def _png(seed: int, color: tuple[int, int, int]) -> bytes:
-    rng = random.Random(seed)
-    image = Image.new("RGB", (64, 64), color)
-    for _ in range(40):
-        image.putpixel((rng.randrange(64), rng.randrange(64)), tuple(rng.randrange(256) for _ in range(3)))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def _files(prefix: str, color: tuple[int, int, int], count: int, seed: int) -> list[dict]:
-    return [{"name": f"{prefix}{n:02d}.png", "mimeType": "image/png", "buffer": _png(seed + n, color)}
-            for n in range(count)]
-
 
 def _sentences(words: list[str], subjects: list[str], count: int) -> str:
     rng = random.Random(len(words[0]))
@@ -40,15 +21,6 @@ def _sentences(words: list[str], subjects: list[str], count: int) -> str:
     return "\n".join(sorted(lines))
 
 
-def _watch_training(session) -> None:
-    page = session.page
-    page.wait_for_url(re.compile(r"/projects/\w+/jobs/"), timeout=60_000)
-    session.shot("job-status")
-    page.wait_for_selector("#job-done:not([hidden])", timeout=TRAINING_TIMEOUT_MS)
-    assert page.inner_text("#job-state") == "succeeded"
-    session.shot("job-finished")
-
-
 def test_image_project_from_upload_to_prediction(session_factory, trainer):
     session = session_factory()
     page = session.page
@@ -57,14 +29,14 @@ def test_image_project_from_upload_to_prediction(session_factory, trainer):
     page.fill("#project_name", "Traffic light")
     page.fill("#class_0_name", "red")
     page.fill("#class_1_name", "green")
-    page.set_input_files("#class_0_files", _files("red", (220, 20, 20), 12, 0))
-    page.set_input_files("#class_1_files", _files("green", (20, 200, 20), 12, 100))
+    page.set_input_files("#class_0_files", png_files("red", (220, 20, 20), 12, 0))
+    page.set_input_files("#class_1_files", png_files("green", (20, 200, 20), 12, 100))
     assert page.inner_text("[data-dropzone]:has(#class_0_files) [data-count]") \
         .startswith("12 images chosen")
     assert page.locator("[data-thumbs] img").count() == 24
     session.shot("train-form-filled")
     page.click("#submit")
-    _watch_training(session)
+    watch_training(session)
 
     page.click("#job-details")
     page.wait_for_selector("#accuracy")
@@ -75,7 +47,7 @@ def test_image_project_from_upload_to_prediction(session_factory, trainer):
 
     page.click("text=Try it")
     page.set_input_files("#image", {"name": "probe.png", "mimeType": "image/png",
-                                    "buffer": _png(999, (230, 30, 30))})
+                                    "buffer": noisy_png(999, (230, 30, 30))})
     page.wait_for_selector("#preview:not([hidden])")
     page.click("#submit")
     page.wait_for_selector("#top-label")
@@ -113,7 +85,7 @@ def test_text_project_from_pasted_lines_to_prediction(session_factory, trainer):
                                           subjects, 120))
     session.shot("train-form-filled")
     page.click("#submit")
-    _watch_training(session)
+    watch_training(session)
 
     page.click("#job-details")
     page.wait_for_selector("#accuracy")
@@ -161,7 +133,7 @@ def test_form_errors_appear_next_to_their_fields_without_leaving_the_page(sessio
     page.goto("/image/train")
     page.fill("#class_0_name", "cats")
     page.fill("#class_1_name", "Cats")
-    page.set_input_files("#class_0_files", _files("cat", (200, 200, 200), 3, 0))
+    page.set_input_files("#class_0_files", png_files("cat", (200, 200, 200), 3, 0))
     page.click("#submit")
     page.wait_for_selector("#field-project_name .errors li")
     assert page.inner_text("#field-project_name .errors") == "Give the project a name."

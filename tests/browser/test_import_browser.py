@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import io
-import random
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
-from PIL import Image
+
+from tests.browser.helpers import TRAINING_TIMEOUT_MS, noisy_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-TRAINING_TIMEOUT_MS = 180_000
-
-
-def _png(seed: int, color: tuple[int, int, int]) -> bytes:
-    rng = random.Random(seed)
-    image = Image.new("RGB", (64, 64), color)
-    for _ in range(40):
-        image.putpixel((rng.randrange(64), rng.randrange(64)), tuple(rng.randrange(256) for _ in range(3)))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
 
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20)}
 
@@ -35,7 +22,7 @@ def _zip(extra: dict[str, bytes] | None = None) -> bytes:
     with zipfile.ZipFile(out, "w") as zf:
         for c, (name, colour) in enumerate(COLOURS.items()):
             for n in range(12):
-                zf.writestr(f"Lights/{name}/{name}{n:02d}.png", _png(c * 100 + n, colour))
+                zf.writestr(f"Lights/{name}/{name}{n:02d}.png", noisy_png(c * 100 + n, colour))
         zf.writestr("__MACOSX/Lights/red/._red00.png", b"junk")
         for entry, data in (extra or {}).items():
             zf.writestr(entry, data)
@@ -85,7 +72,8 @@ def test_a_chosen_folder_is_sent_with_its_class_folders(session_factory, trainer
     for c, (name, colour) in enumerate(COLOURS.items()):
         (tmp_path / "Lights" / name).mkdir(parents=True)
         for n in range(10):
-            (tmp_path / "Lights" / name / f"{name}{n:02d}.png").write_bytes(_png(500 + c * 100 + n, colour))
+            picture = noisy_png(500 + c * 100 + n, colour)
+            (tmp_path / "Lights" / name / f"{name}{n:02d}.png").write_bytes(picture)
     session = session_factory()
     page = session.page
     session.register("xena")
