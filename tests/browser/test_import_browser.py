@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.browser.helpers import TRAINING_TIMEOUT_MS, noisy_png
+from tests.browser.helpers import noisy_png, watch_training
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -41,10 +40,7 @@ def test_a_zip_of_class_folders_imported_on_the_train_page_trains_a_model(sessio
     session.shot("import-chosen")
     page.click("#import-submit")
 
-    page.wait_for_url(re.compile(r"/projects/\w+/jobs/"), timeout=60_000)
-    session.shot("job-status")
-    page.wait_for_selector("#job-done:not([hidden])", timeout=TRAINING_TIMEOUT_MS)
-    assert page.inner_text("#job-state") == "succeeded"
+    watch_training(session)
     page.goto(page.url.split("/jobs/")[0])
     assert page.locator("table.table >> text=green").count() == 1
     assert page.locator("table.table >> text=red").count() == 1
@@ -84,7 +80,7 @@ def test_a_chosen_folder_is_sent_with_its_class_folders(session_factory, trainer
     session.shot("folder-chosen")
     page.click("#import-submit")
 
-    page.wait_for_url(re.compile(r"/projects/\w+/jobs/"), timeout=60_000)
+    watch_training(session)  # the project page then shows one settled state, not a race
     page.goto(page.url.split("/jobs/")[0])
     assert page.locator("table.table >> text=green").count() == 1
     session.shot("project-page")
