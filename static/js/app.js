@@ -43,4 +43,27 @@ window.Teachbox = {
     };
     tick();
   },
+
+  // POST data to url with upload progress. 202 means accepted: onAccepted(), then go to its
+  // page_url. Any other answer calls onRefused(status, body); a broken connection onBroken().
+  sendUpload(url, data, { onProgress, onAccepted, onRefused, onBroken }) {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) onProgress(Math.round((100 * e.loaded) / e.total));
+    });
+    xhr.addEventListener("load", () => {
+      const body = xhr.response || {};
+      if (xhr.status === 202) {
+        onAccepted();
+        window.location.assign(body.page_url);
+        return;
+      }
+      onRefused(xhr.status, body);
+    });
+    xhr.addEventListener("error", onBroken);
+    xhr.send(data);
+  },
 };

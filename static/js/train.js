@@ -116,36 +116,26 @@
     bar.value = 0;
     button.disabled = true;
     state.textContent = "Uploading…";
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
-    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
-    xhr.responseType = "json";
-    xhr.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) {
-        bar.value = Math.round((100 * e.loaded) / e.total);
-        state.textContent = `Uploading… ${bar.value}%`;
-      }
+    window.Teachbox.sendUpload(form.action, data, {
+      onProgress(percent) {
+        bar.value = percent;
+        state.textContent = `Uploading… ${percent}%`;
+      },
+      onAccepted() { state.textContent = "Uploaded. Checking your files…"; },
+      onRefused(status, body) {
+        button.disabled = false;
+        bar.hidden = true;
+        state.textContent = "";
+        showErrors(body.fields);
+        say(body.message || `The upload failed (${status}). Try again.`);
+      },
+      onBroken() {
+        button.disabled = false;
+        bar.hidden = true;
+        state.textContent = "";
+        say("The connection broke during the upload. Check your network and try again.");
+      },
     });
-    xhr.addEventListener("load", () => {
-      const body = xhr.response || {};
-      if (xhr.status === 202) {
-        state.textContent = "Uploaded. Checking your files…";
-        window.location.assign(body.page_url);
-        return;
-      }
-      button.disabled = false;
-      bar.hidden = true;
-      state.textContent = "";
-      showErrors(body.fields);
-      say(body.message || `The upload failed (${xhr.status}). Try again.`);
-    });
-    xhr.addEventListener("error", () => {
-      button.disabled = false;
-      bar.hidden = true;
-      state.textContent = "";
-      say("The connection broke during the upload. Check your network and try again.");
-    });
-    xhr.send(data);
   }
 
   countInput.addEventListener("input", setClassCount);
@@ -235,30 +225,20 @@
     const button = document.getElementById("import-submit");
     button.disabled = true;
     state.textContent = "Uploading…";
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.action);
-    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
-    xhr.responseType = "json";
-    xhr.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) state.textContent = `Uploading… ${Math.round((100 * e.loaded) / e.total)}%`;
+    window.Teachbox.sendUpload(form.action, data, {
+      onProgress(percent) { state.textContent = `Uploading… ${percent}%`; },
+      onAccepted() { state.textContent = "Uploaded. Checking your files…"; },
+      onRefused(status, body) {
+        button.disabled = false;
+        state.textContent = "";
+        say([body.message, ...Object.values(body.fields || {}).flat()].filter(Boolean).join(" ")
+            || `The upload failed (${status}). Try again.`);
+      },
+      onBroken() {
+        button.disabled = false;
+        state.textContent = "";
+        say("The connection broke during the upload. Check your network and try again.");
+      },
     });
-    xhr.addEventListener("load", () => {
-      const body = xhr.response || {};
-      if (xhr.status === 202) {
-        state.textContent = "Uploaded. Checking your files…";
-        window.location.assign(body.page_url);
-        return;
-      }
-      button.disabled = false;
-      state.textContent = "";
-      say([body.message, ...Object.values(body.fields || {}).flat()].filter(Boolean).join(" ")
-          || `The upload failed (${xhr.status}). Try again.`);
-    });
-    xhr.addEventListener("error", () => {
-      button.disabled = false;
-      state.textContent = "";
-      say("The connection broke during the upload. Check your network and try again.");
-    });
-    xhr.send(data);
   });
 })();
