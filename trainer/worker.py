@@ -395,7 +395,8 @@ def choose_featurizer(name: str, kind: str, settings: Settings) -> Featurizer:
         ) from None
     if featurizer.kind != kind:
         raise DatasetError(
-            f"The model {name!r} reads {featurizer.kind}s, but this is a {kind} project; "
+            f"The model {name!r} reads {featurizer.kind}s, but this is {'an' if kind == 'image' else 'a'} "
+            f"{kind} project; "
             "choose another model and retrain."
         )
     return featurizer

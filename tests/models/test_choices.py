@@ -107,7 +107,7 @@ def test_a_job_naming_a_text_model_for_images_fails_at_once_saying_so(
     worker.work(burst=True)
     failed = get_job(storage, job.job_id)
     assert failed.state == "failed"
-    assert "The model 'minilm' reads texts, but this is a image project" in failed.error
+    assert "The model 'minilm' reads texts, but this is an image project" in failed.error
 
 
 @pytest.mark.slow
