@@ -178,3 +178,12 @@ def test_open_storage_picks_the_backend_from_the_url(tmp_path: Path) -> None:
     assert isinstance(open_storage(f"file://{tmp_path}"), LocalStorage)
     with pytest.raises(ValueError, match="must start with file:// or s3://"):
         open_storage("ftp://x")
+
+
+def test_total_size_counts_every_object_under_the_prefix_and_nothing_else(any_storage: Storage) -> None:
+    any_storage.put("projects/aaaaaaaaaaaaaaaa/datasets/d/samples/0/x.jpg", b"x" * 1500)
+    any_storage.put("projects/aaaaaaaaaaaaaaaa/project.json", b"{}")
+    any_storage.put("projects/bbbbbbbbbbbbbbbb/project.json", b"{" + b" " * 98 + b"}")
+    assert any_storage.total_size("projects/aaaaaaaaaaaaaaaa/") == 1502
+    assert any_storage.total_size("projects/bbbbbbbbbbbbbbbb/") == 100
+    assert any_storage.total_size("projects/cccccccccccccccc/") == 0
